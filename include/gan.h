@@ -1,0 +1,472 @@
+/*
+ * gan.h — libgan, an embeddable C11 library for building and training
+ * Generative Adversarial Networks (GANs and DCGANs) on the CPU.
+ *
+ * Overview
+ * --------
+ * A GAN is two networks playing a minimax game.  The generator G maps noise
+ * z to samples; the discriminator D scores real data as 1 and G's samples
+ * as 0.  Training alternates: D learns on a real batch and a fake batch, then
+ * G learns through the combined G->D graph while D is *frozen* (gradients
+ * flow through D into G; D's weights do not move).
+ *
+ * The objects, from the bottom up:
+ *
+ *   gan_tensor   float32, row-major (N, C, H, W), 1 to 4 dimensions
+ *   gan_rng      explicit random stream (xoshiro256**, 64-bit seed)
+ *   gan_layer    one operation with explicit forward and backward passes:
+ *                dense, conv2d, conv_transpose2d, batchnorm, relu,
+ *                leaky_relu, tanh, sigmoid, reshape, flatten
+ *   gan_model    a sequential stack of layers with planned buffers, a
+ *                train/eval mode and a freeze flag
+ *   gan_optimizer  Adam or SGD (PyTorch's update formulas) over one model
+ *   gan_trainer  G, D, two optimizers, a loss and a noise source;
+ *                gan_train_step() performs one minimax step
+ *
+ * Conventions (they hold for every call in this header)
+ * -----------------------------------------------------
+ * - Every fallible call returns a gan_status; GAN_OK is 0.  After a failure,
+ *   gan_last_error() returns a human message (thread-local) naming what was
+ *   wrong and the values involved.
+ * - Constructors hand the new handle back through an out-parameter, which is
+ *   set to NULL on failure.  Every handle has a _free function; _free(NULL)
+ *   does nothing.
+ * - Getters borrow: a returned pointer stays owned by the object it came
+ *   from.  A container takes ownership of what is added to it only when the
+ *   add succeeds.
+ * - The library never prints, exits, aborts or asserts on user input.
+ * - Each handle is used by one thread at a time; distinct handles may be
+ *   used from distinct threads concurrently.  Process-wide settings
+ *   (allocator, thread count) are set before handles are created.
+ * - Enum values are fixed and new ones are only ever appended.
+ *
+ * Example: a tiny MLP GAN on 2-D points
+ * -------------------------------------
+ *     gan_model *g, *d;  gan_layer *l;  gan_trainer *t;
+ *     int64_t zshape[1] = {8}, xshape[1] = {2};
+ *     gan_model_create(&g, 1, zshape);
+ *     gan_layer_dense(&l, 8, 64, 1);  gan_model_add(g, l);
+ *     gan_layer_relu(&l);             gan_model_add(g, l);
+ *     gan_layer_dense(&l, 64, 2, 1);  gan_model_add(g, l);
+ *     gan_model_create(&d, 1, xshape);
+ *     gan_layer_dense(&l, 2, 64, 1);  gan_model_add(d, l);
+ *     gan_layer_leaky_relu(&l, 0.2f); gan_model_add(d, l);
+ *     gan_layer_dense(&l, 64, 1, 1);  gan_model_add(d, l);
+ *
+ *     gan_trainer_config cfg;
+ *     gan_trainer_config_default(&cfg);          // non-saturating, Adam 2e-4
+ *     if (gan_trainer_create(&t, g, d, &cfg) != GAN_OK)   // t now owns g, d
+ *         fprintf(stderr, "%s\n", gan_last_error());
+ *     for (int step = 0; step < 1000; step++) {
+ *         fill_real_batch(real);                 // your data, shape (64, 2)
+ *         gan_step_stats s;
+ *         gan_train_step(t, real, &s);           // D real, D fake, G step
+ *     }
+ *     gan_trainer_free(t);
+ *
+ * Build with:  cc app.c $(pkg-config --cflags --libs gan)
+ */
+#ifndef GAN_H
+#define GAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ export */
+#if defined(GAN_BUILDING_LIBRARY) && defined(__GNUC__)
+#define GAN_API __attribute__((visibility("default")))
+#else
+#define GAN_API
+#endif
+
+/* ----------------------------------------------------------------- version */
+/* The one place the version lives; the Makefile derives the soname
+ * (libgan.so.MAJOR) and gan.pc's Version from these three lines. */
+#define GAN_VERSION_MAJOR 0
+#define GAN_VERSION_MINOR 1
+#define GAN_VERSION_PATCH 0
+#define GAN_VERSION_NUMBER \
+    (GAN_VERSION_MAJOR * 10000 + GAN_VERSION_MINOR * 100 + GAN_VERSION_PATCH)
+
+/* Runtime version: MAJOR*10000 + MINOR*100 + PATCH of the loaded library. */
+GAN_API unsigned gan_version_number(void);
+/* Runtime version as "MAJOR.MINOR.PATCH" (static storage). */
+GAN_API const char *gan_version_string(void);
+
+/* ------------------------------------------------------------------ status */
+/* Result of every fallible call.  Values are fixed; new ones are appended. */
+typedef enum gan_status {
+    GAN_OK = 0,
+    GAN_E_NULL = 1,        /* a required pointer argument was NULL           */
+    GAN_E_INVALID = 2,     /* an argument value is out of range              */
+    GAN_E_SHAPE = 3,       /* tensor or layer shapes do not fit together     */
+    GAN_E_NOMEM = 4,       /* an allocation failed                           */
+    GAN_E_OVERFLOW = 5,    /* a size computation would overflow              */
+    GAN_E_STATE = 6,       /* call out of order (e.g. backward before forward) */
+    GAN_E_IO = 7,          /* a file could not be opened, read or written    */
+    GAN_E_FORMAT = 8,      /* a file's contents are corrupt or not supported */
+    GAN_E_NUMERIC = 9,     /* NaN or Inf appeared; nothing was updated       */
+    GAN_E_UNSUPPORTED = 10 /* valid request this build cannot perform        */
+} gan_status;
+
+/* Constant name of a status ("GAN_E_SHAPE"); "GAN_E_UNKNOWN" for others. */
+GAN_API const char *gan_status_string(gan_status status);
+
+/* Message describing the calling thread's most recent failure, or "" if the
+ * thread has had none.  Valid until the thread's next libgan call. */
+GAN_API const char *gan_last_error(void);
+
+/* -------------------------------------------------------------- allocator */
+/* Replacement for malloc/free.  alloc_fn returns NULL on failure; free_fn
+ * accepts NULL.  libgan aligns its buffers itself, so alloc_fn need only give
+ * malloc's alignment. */
+typedef struct gan_allocator {
+    void *(*alloc_fn)(void *user, size_t size);
+    void (*free_fn)(void *user, void *ptr);
+    void *user;
+} gan_allocator;
+
+/* Install an allocator for all later allocations (NULL restores malloc/free).
+ * Call it while no libgan object exists: memory is returned to the
+ * allocator that gave it.  Returns GAN_E_INVALID if a function is NULL. */
+GAN_API gan_status gan_set_allocator(const gan_allocator *allocator);
+
+/* ---------------------------------------------------------------- threads */
+/* Number of threads for BLAS and libgan's own loops (n >= 1; default: the
+ * number of online cores, at most 64).  GAN_E_INVALID for n < 1. */
+GAN_API gan_status gan_set_num_threads(int n);
+GAN_API int gan_get_num_threads(void);
+
+/* One line describing the runtime: libgan version, BLAS library, its CPU
+ * core (kernel set) and thread count.  Static storage. */
+GAN_API const char *gan_runtime_info(void);
+
+/* ----------------------------------------------------------------- tensors */
+#define GAN_MAX_DIMS 4
+
+/* float32 tensor, row-major, 1 to GAN_MAX_DIMS dimensions, each >= 1. */
+typedef struct gan_tensor gan_tensor;
+
+/* New tensor owning zero-filled storage.  GAN_E_INVALID for ndim outside
+ * 1..4 or a size < 1; GAN_E_OVERFLOW if the element count overflows. */
+GAN_API gan_status gan_tensor_create(gan_tensor **out, int ndim, const int64_t *shape);
+/* New tensor borrowing `data` (at least numel floats), which the caller keeps
+ * alive and frees after gan_tensor_free. */
+GAN_API gan_status gan_tensor_wrap(gan_tensor **out, float *data, int ndim, const int64_t *shape);
+GAN_API void gan_tensor_free(gan_tensor *t);
+/* Shape queries; on a NULL tensor they return 0. */
+GAN_API int gan_tensor_ndim(const gan_tensor *t);
+GAN_API int64_t gan_tensor_dim(const gan_tensor *t, int axis); /* 0 if out of range */
+GAN_API int64_t gan_tensor_numel(const gan_tensor *t);
+/* Borrowed pointer to the elements (NULL for a NULL tensor). */
+GAN_API float *gan_tensor_data(gan_tensor *t);
+GAN_API const float *gan_tensor_cdata(const gan_tensor *t);
+GAN_API gan_status gan_tensor_fill(gan_tensor *t, float value);
+/* Copy elements; shapes must have equal numel (GAN_E_SHAPE otherwise). */
+GAN_API gan_status gan_tensor_copy(gan_tensor *dst, const gan_tensor *src);
+/* Change the shape in place, keeping numel (GAN_E_SHAPE otherwise). */
+GAN_API gan_status gan_tensor_reshape(gan_tensor *t, int ndim, const int64_t *shape);
+
+/* --------------------------------------------------------------------- rng */
+/* xoshiro256** seeded through splitmix64: identical integer and uniform
+ * streams on every platform.  Normal variates use the Box-Muller transform
+ * on pairs of uniforms. */
+typedef struct gan_rng gan_rng;
+
+GAN_API gan_status gan_rng_create(gan_rng **out, uint64_t seed);
+GAN_API void gan_rng_free(gan_rng *rng);
+GAN_API gan_status gan_rng_seed(gan_rng *rng, uint64_t seed);
+/* Next raw 64-bit value (0 for a NULL rng). */
+GAN_API uint64_t gan_rng_next_u64(gan_rng *rng);
+/* Uniform float in [0, 1) with 24 random bits (0 for a NULL rng). */
+GAN_API float gan_rng_uniform(gan_rng *rng);
+/* Fill with N(mean, std^2) / U[lo, hi). */
+GAN_API gan_status gan_rng_fill_normal(gan_rng *rng, gan_tensor *t, float mean, float std);
+GAN_API gan_status gan_rng_fill_uniform(gan_rng *rng, gan_tensor *t, float lo, float hi);
+/* The complete state, for checkpoints: 5 words (4 of xoshiro, 1 holding a
+ * cached normal variate). */
+#define GAN_RNG_STATE_WORDS 5
+GAN_API gan_status gan_rng_get_state(const gan_rng *rng, uint64_t state[GAN_RNG_STATE_WORDS]);
+GAN_API gan_status gan_rng_set_state(gan_rng *rng, const uint64_t state[GAN_RNG_STATE_WORDS]);
+
+/* ------------------------------------------------------------------ layers */
+/* One operation with explicit forward and backward passes.  Weight layouts
+ * are PyTorch's: dense (out, in), conv2d (out, in, kh, kw),
+ * conv_transpose2d (in, out, kh, kw).  New layers are initialised with
+ * PyTorch's default scheme from a fixed seed; see gan_layer_init. */
+typedef struct gan_layer gan_layer;
+
+/* y = x W^T + b.  Input (N, in), output (N, out). */
+GAN_API gan_status gan_layer_dense(gan_layer **out, int in_features, int out_features, int bias);
+/* 2-D convolution; output size (in + 2*pad - k) / stride + 1 per axis. */
+GAN_API gan_status gan_layer_conv2d(gan_layer **out, int in_channels, int out_channels,
+                                    int kernel_h, int kernel_w, int stride, int padding,
+                                    int bias);
+/* Transposed convolution; output size
+ * (in - 1) * stride - 2 * pad + kernel + output_padding per axis
+ * (output_padding < stride). */
+GAN_API gan_status gan_layer_conv_transpose2d(gan_layer **out, int in_channels,
+                                              int out_channels, int kernel_h, int kernel_w,
+                                              int stride, int padding, int output_padding,
+                                              int bias);
+/* Batch normalisation per channel of (N, C, H, W) or per feature of (N, F).
+ * Learnable gamma ("weight", init 1) and beta ("bias", init 0); buffers
+ * running_mean, running_var and num_batches_tracked.  Training mode
+ * normalises with the biased batch variance and updates the running mean
+ * and the *unbiased* running variance with momentum 0.1; eval mode uses the
+ * running statistics.  eps 1e-5. */
+GAN_API gan_status gan_layer_batchnorm(gan_layer **out, int num_features);
+GAN_API gan_status gan_layer_relu(gan_layer **out);                     /* max(0, x) */
+GAN_API gan_status gan_layer_leaky_relu(gan_layer **out, float slope);  /* x>0 ? x : slope*x */
+GAN_API gan_status gan_layer_tanh(gan_layer **out);
+GAN_API gan_status gan_layer_sigmoid(gan_layer **out);                  /* 1/(1+e^-x) */
+/* View each sample with a new per-sample shape (1 to 3 dims, same numel). */
+GAN_API gan_status gan_layer_reshape(gan_layer **out, int ndim, const int64_t *shape);
+/* (N, C, H, W) -> (N, C*H*W). */
+GAN_API gan_status gan_layer_flatten(gan_layer **out);
+/* Free a layer that is not in a model (a layer owned by a model is freed by
+ * gan_model_free; calling this on it does nothing). */
+GAN_API void gan_layer_free(gan_layer *layer);
+
+/* Kind of a layer: "dense", "conv2d", "conv_transpose2d", "batchnorm",
+ * "relu", "leaky_relu", "tanh", "sigmoid", "reshape", "flatten"; "" for NULL. */
+GAN_API const char *gan_layer_kind(const gan_layer *layer);
+
+/* Tunable settings of a layer. */
+typedef enum gan_layer_setting {
+    GAN_LAYER_BN_EPS = 0,      /* batchnorm epsilon (> 0), default 1e-5     */
+    GAN_LAYER_BN_MOMENTUM = 1, /* batchnorm momentum in [0, 1], default 0.1 */
+    GAN_LAYER_LEAKY_SLOPE = 2  /* leaky_relu negative slope                 */
+} gan_layer_setting;
+/* GAN_E_INVALID if the setting does not apply to this layer kind or the
+ * value is out of range. */
+GAN_API gan_status gan_layer_set(gan_layer *layer, gan_layer_setting setting, double value);
+
+/* Weight initialisation schemes. */
+typedef enum gan_init {
+    GAN_INIT_PYTORCH = 0, /* PyTorch's defaults: kaiming-uniform(a=sqrt 5)
+                             weights, U(-1/sqrt(fan_in), +) bias, BN 1 / 0 */
+    GAN_INIT_DCGAN = 1    /* conv/convT/dense W ~ N(0, 0.02), bias 0,
+                             BN gamma ~ N(1, 0.02), beta 0 */
+} gan_init;
+/* Re-draw the layer's parameters from rng (layers without parameters: OK). */
+GAN_API gan_status gan_layer_init(gan_layer *layer, gan_init scheme, gan_rng *rng);
+
+/* Fix the per-sample input shape (no batch axis) and infer the output shape.
+ * GAN_E_SHAPE, with a message naming the layer, the expected and the actual
+ * shape, when they do not fit.  gan_model_add calls this for you. */
+GAN_API gan_status gan_layer_attach(gan_layer *layer, int ndim, const int64_t *input_shape);
+/* Per-sample output shape after attach (GAN_E_STATE before). */
+GAN_API gan_status gan_layer_output_shape(const gan_layer *layer, int *ndim,
+                                          int64_t shape[GAN_MAX_DIMS]);
+
+/* y = layer(x).  x is (N, input shape...), y is caller-allocated
+ * (N, output shape...).  The layer remembers x and y for backward: keep both
+ * alive and unchanged until then.  Scratch is sized for the largest N seen. */
+GAN_API gan_status gan_layer_forward(gan_layer *layer, const gan_tensor *x, gan_tensor *y);
+/* Given dL/dy, writes dL/dx into dx (NULL: skip that work) and *adds*
+ * parameter gradients into the layer's gradient tensors.  GAN_E_STATE if no
+ * forward came first; GAN_E_SHAPE if dy's shape differs from that forward's
+ * y. */
+GAN_API gan_status gan_layer_backward(gan_layer *layer, const gan_tensor *dy, gan_tensor *dx);
+/* Train mode (1, the default) or eval mode (0): matters for batchnorm. */
+GAN_API gan_status gan_layer_set_training(gan_layer *layer, int training);
+GAN_API gan_status gan_layer_zero_grad(gan_layer *layer);
+
+/* Parameters and buffers of a layer, in PyTorch's state_dict order
+ * ("weight", "bias", "running_mean", "running_var").  grad is NULL for
+ * buffers.  Returned tensors are borrowed from the layer. */
+GAN_API int gan_layer_tensor_count(const gan_layer *layer);
+GAN_API gan_status gan_layer_tensor(gan_layer *layer, int index, const char **name,
+                                    gan_tensor **value, gan_tensor **grad);
+
+/* ------------------------------------------------------------------ models */
+/* A sequential container of layers.  Parameters live in one buffer, their
+ * gradients in another; activation buffers are planned for a batch size
+ * once (and grown only if a larger batch arrives). */
+typedef struct gan_model gan_model;
+
+/* New empty model taking per-sample inputs of the given shape (1 to 3 dims,
+ * e.g. {100, 1, 1} for DCGAN noise or {784} for an MLP). */
+GAN_API gan_status gan_model_create(gan_model **out, int ndim, const int64_t *input_shape);
+/* Free the model and its layers.  A model owned by a trainer is freed by
+ * gan_trainer_free; calling this on it does nothing. */
+GAN_API void gan_model_free(gan_model *model);
+/* Attach `layer` to the current output shape and append it.  On success the
+ * model owns the layer; on failure (e.g. GAN_E_SHAPE) the caller still does. */
+GAN_API gan_status gan_model_add(gan_model *model, gan_layer *layer);
+GAN_API int gan_model_layer_count(const gan_model *model);
+/* Borrowed layer at index (NULL if out of range). */
+GAN_API gan_layer *gan_model_layer(gan_model *model, int index);
+GAN_API gan_status gan_model_input_shape(const gan_model *model, int *ndim,
+                                         int64_t shape[GAN_MAX_DIMS]);
+GAN_API gan_status gan_model_output_shape(const gan_model *model, int *ndim,
+                                          int64_t shape[GAN_MAX_DIMS]);
+/* Re-initialise every layer (see gan_layer_init). */
+GAN_API gan_status gan_model_init(gan_model *model, gan_init scheme, gan_rng *rng);
+
+/* Forward a batch.  *y is borrowed from the model and valid until the next
+ * forward.  GAN_E_SHAPE if x is not (N, input shape...). */
+GAN_API gan_status gan_model_forward(gan_model *model, const gan_tensor *x,
+                                     const gan_tensor **y);
+/* Backward from dL/dy (shape of the last forward's output).  Accumulates
+ * parameter gradients unless the model is frozen.  If dx is not NULL, *dx
+ * receives dL/dinput (borrowed, valid until the next backward) — this is how
+ * D's input gradient feeds G.  GAN_E_STATE if no forward came first. */
+GAN_API gan_status gan_model_backward(gan_model *model, const gan_tensor *dy,
+                                      const gan_tensor **dx);
+GAN_API gan_status gan_model_zero_grad(gan_model *model);
+/* Train (1, default) or eval (0) mode for every layer. */
+GAN_API gan_status gan_model_set_training(gan_model *model, int training);
+GAN_API int gan_model_is_training(const gan_model *model);
+/* Freeze flag, read at call time.  A frozen model's backward still computes
+ * dL/dinput but leaves its parameter gradients untouched, and no optimizer
+ * step moves it (Adam moments and step count included).  Independent of the
+ * train/eval mode: a frozen model in train mode still normalises batchnorm
+ * with batch statistics and updates the running statistics, as PyTorch's
+ * DCGAN does with D during G's step. */
+GAN_API gan_status gan_model_set_frozen(gan_model *model, int frozen);
+GAN_API int gan_model_is_frozen(const gan_model *model);
+
+/* Number of trainable scalars. */
+GAN_API int64_t gan_model_param_count(const gan_model *model);
+/* Named tensors in PyTorch nn.Sequential state_dict order: "<layer
+ * index>.weight", ".bias", ".running_mean", ".running_var" (every layer
+ * counts, activations included).  grad is NULL for buffers.  Borrowed. */
+GAN_API int gan_model_tensor_count(const gan_model *model);
+GAN_API gan_status gan_model_tensor(gan_model *model, int index, const char **name,
+                                    gan_tensor **value, gan_tensor **grad);
+
+/* -------------------------------------------------------------- optimizers */
+typedef enum gan_optim_kind {
+    GAN_OPTIM_ADAM = 0,
+    GAN_OPTIM_SGD = 1
+} gan_optim_kind;
+
+/* Optimizer settings; gan_optim_config_default gives DCGAN's Adam
+ * (lr 2e-4, betas 0.5 / 0.999, eps 1e-8, no weight decay). */
+typedef struct gan_optim_config {
+    gan_optim_kind kind;
+    float lr;
+    float beta1, beta2, eps; /* Adam                                      */
+    float momentum;          /* SGD (0: plain SGD)                        */
+    float weight_decay;      /* L2 added to the gradient, as torch.optim  */
+} gan_optim_config;
+GAN_API void gan_optim_config_default(gan_optim_config *cfg);
+
+/* Optimizer over one model's parameters (borrows the model, which must
+ * outlive it).  State (Adam moments) lives in one buffer per model. */
+typedef struct gan_optimizer gan_optimizer;
+GAN_API gan_status gan_optimizer_create(gan_optimizer **out, gan_model *model,
+                                        const gan_optim_config *cfg);
+GAN_API void gan_optimizer_free(gan_optimizer *opt);
+/* One update from the model's accumulated gradients, exactly as torch.optim
+ * does it.  A frozen model is left untouched (GAN_OK).  GAN_E_NUMERIC if a
+ * gradient is NaN/Inf; nothing is changed then. */
+GAN_API gan_status gan_optimizer_step(gan_optimizer *opt);
+GAN_API gan_status gan_optimizer_set_lr(gan_optimizer *opt, float lr);
+GAN_API int64_t gan_optimizer_step_count(const gan_optimizer *opt);
+
+/* ------------------------------------------------------------------ losses */
+/* Loss families.  D outputs raw logits; every loss takes logits. */
+typedef enum gan_loss {
+    GAN_LOSS_NONSAT = 0,  /* BCE; G maximises log D(G(z)) (default)          */
+    GAN_LOSS_MINIMAX = 1, /* BCE; G minimises log(1 - D(G(z)))               */
+    GAN_LOSS_LSGAN = 2,   /* least squares on logits: D (x-1)^2 / x^2, G (x-1)^2, each /2 */
+    GAN_LOSS_HINGE = 3,   /* D relu(1-x) / relu(1+x), G -x                   */
+    GAN_LOSS_WGAN = 4     /* critic -x / +x, G -x; weight clipping           */
+} gan_loss;
+
+/* Binary cross-entropy on logits, mean over all elements of `logits`:
+ * max(x,0) - x*y + log1p(exp(-|x|)).  If grad is not NULL (same numel as
+ * logits) it receives dL/dx = (sigmoid(x) - y) / n. */
+GAN_API gan_status gan_loss_bce_logits(const gan_tensor *logits, float target, float *loss,
+                                       gan_tensor *grad);
+/* The discriminator's loss on a batch that is real (is_real = 1) or fake,
+ * for the given family; real_label is the real target for BCE families
+ * (1, or e.g. 0.9 for one-sided label smoothing).  Mean over the batch;
+ * grad as above. */
+GAN_API gan_status gan_loss_discriminator(gan_loss kind, const gan_tensor *logits,
+                                          int is_real, float real_label, float *loss,
+                                          gan_tensor *grad);
+/* The generator's loss on D's logits for fake samples. */
+GAN_API gan_status gan_loss_generator(gan_loss kind, const gan_tensor *logits, float *loss,
+                                      gan_tensor *grad);
+
+/* ----------------------------------------------------------------- trainer */
+typedef enum gan_noise {
+    GAN_NOISE_NORMAL = 0, /* z ~ N(0, 1)     */
+    GAN_NOISE_UNIFORM = 1 /* z ~ U[-1, 1)    */
+} gan_noise;
+
+/* Trainer settings.  Always start from gan_trainer_config_default, which
+ * also sets struct_size (new fields are appended; old callers keep
+ * working). */
+typedef struct gan_trainer_config {
+    size_t struct_size;
+    gan_loss loss;
+    gan_noise noise;
+    gan_optim_config opt_g, opt_d;
+    int n_critic;     /* D steps per G step (WGAN: 5; others 1)                */
+    float clip;       /* WGAN weight clip c: D's params clamped to [-c, c]      */
+    float real_label; /* D's target for real data; < 1 is one-sided smoothing  */
+    uint64_t seed;    /* trainer RNG (noise)                                    */
+} gan_trainer_config;
+GAN_API void gan_trainer_config_default(gan_trainer_config *cfg);
+
+/* What one step measured. */
+typedef struct gan_step_stats {
+    float loss_d;        /* D's loss: real + fake                           */
+    float loss_g;        /* G's loss (NaN on a step without a G update)     */
+    float d_real;        /* mean sigmoid(D(x))                              */
+    float d_fake_before; /* mean sigmoid(D(G(z))) before D's update         */
+    float d_fake_after;  /* mean sigmoid(D(G(z))) after D's update (G step) */
+    float grad_norm_d;   /* L2 norm of D's gradient at its update           */
+    float grad_norm_g;   /* L2 norm of G's gradient at its update           */
+    int64_t step;        /* steps completed, this one included              */
+    float reserved[8];
+} gan_step_stats;
+
+typedef struct gan_trainer gan_trainer;
+/* New trainer for generator g and discriminator d.  On success the trainer
+ * owns both models (free them with gan_trainer_free).  D's output must have
+ * one element per sample.  Copies cfg. */
+GAN_API gan_status gan_trainer_create(gan_trainer **out, gan_model *g, gan_model *d,
+                                      const gan_trainer_config *cfg);
+GAN_API void gan_trainer_free(gan_trainer *t);
+/* One minimax step on a batch of real data (N, D's input shape...), in the
+ * order of PyTorch's DCGAN example: (1) D on real labelled real; (2) z from
+ * the trainer's RNG, fake = G(z), D on fake labelled fake (no gradient into
+ * G), D's optimizer step; (3) D frozen, the same fake through the updated D
+ * with G's loss, backward through D into G, G's optimizer step, D unfrozen.
+ * With n_critic > 1, G is updated on every n_critic-th call.
+ * GAN_E_NUMERIC if a loss or gradient is NaN/Inf: then G, D and both
+ * optimizers are exactly as before the call.  stats may be NULL. */
+GAN_API gan_status gan_train_step(gan_trainer *t, const gan_tensor *real, gan_step_stats *stats);
+/* Samples from G in eval mode.  z is (N, G's input shape...) or NULL to draw
+ * N = out's batch noise from the trainer's RNG.  out is (N, G's output...). */
+GAN_API gan_status gan_trainer_generate(gan_trainer *t, const gan_tensor *z, gan_tensor *out);
+/* Borrowed models and optimizers. */
+GAN_API gan_model *gan_trainer_generator(gan_trainer *t);
+GAN_API gan_model *gan_trainer_discriminator(gan_trainer *t);
+GAN_API gan_optimizer *gan_trainer_optimizer(gan_trainer *t, int discriminator);
+GAN_API gan_rng *gan_trainer_rng(gan_trainer *t);
+GAN_API int64_t gan_trainer_step_count(const gan_trainer *t);
+/* Epoch counter kept for checkpoints (the host's data loop advances it). */
+GAN_API gan_status gan_trainer_set_epoch(gan_trainer *t, int64_t epoch);
+GAN_API int64_t gan_trainer_epoch(const gan_trainer *t);
+
+/* ------------------------------------------------------------- checkpoints */
+/* (declared by the checkpoint work: safetensors save/load) */
+
+/* -------------------------------------------------------------------- data */
+/* (declared by the data work: IDX reader and batch iterator) */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GAN_H */

@@ -1,0 +1,124 @@
+/* blas.c — OpenBLAS glue: the GEMM wrapper, thread count, and core choice.
+ *
+ * The core trap: Debian 12's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not know
+ * newer CPU models and falls back to its generic "Prescott" kernels, which
+ * run sgemm at about a fifth of what the machine can do.  Users would have to
+ * set OPENBLAS_CORETYPE before the library loads.  On first use libgan asks
+ * OpenBLAS which core it chose; if it is the Prescott fallback, the user set
+ * no OPENBLAS_CORETYPE and the CPU (and OS) support AVX-512 or AVX2, libgan
+ * re-runs OpenBLAS's own core selection with the matching core name.  All
+ * OpenBLAS-specific symbols are weak, so any other CBLAS still links; then
+ * nothing is changed.  GAN_BLAS_CORE=keep disables the switch.
+ */
+#include "internal.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* OpenBLAS extensions, resolved at run time if present. */
+extern char *openblas_get_corename(void) __attribute__((weak));
+extern char *openblas_get_config(void) __attribute__((weak));
+extern void openblas_set_num_threads(int n) __attribute__((weak));
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+static int num_threads;            /* 0 until initialised */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char core_note[64] = "";
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > 64) n = 64;
+    return (int)n;
+}
+
+/* The best OpenBLAS core name this CPU supports, or NULL. */
+static const char *best_core(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SKYLAKEX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return "HASWELL";
+#endif
+    return NULL;
+}
+
+static void choose_core(void)
+{
+    if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
+    const char *keep = getenv("GAN_BLAS_CORE");
+    if (keep != NULL && strcmp(keep, "keep") == 0) return;
+    if (getenv("OPENBLAS_CORETYPE") != NULL) return;      /* the user chose */
+    const char *name = openblas_get_corename();
+    const char *core = best_core();
+    if (name == NULL || core == NULL) return;
+    /* Prescott is the generic fallback; Haswell/Zen leave AVX-512 unused. */
+    bool fallback = strcmp(name, "Prescott") == 0;
+    bool avx2_only = strcmp(core, "SKYLAKEX") == 0 &&
+                     (strcmp(name, "Haswell") == 0 || strcmp(name, "Zen") == 0);
+    if (!fallback && !avx2_only) return;
+    /* OpenBLAS reads the core from the environment; set it only for the
+     * duration of its re-initialisation. */
+    setenv("OPENBLAS_CORETYPE", core, 0);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+    snprintf(core_note, sizeof core_note, " (switched from %s)", fallback ? "Prescott" : "an AVX2 core");
+}
+
+static void init_once(void)
+{
+    choose_core();
+    if (num_threads == 0) num_threads = default_threads();
+    if (openblas_set_num_threads) openblas_set_num_threads(num_threads);
+}
+
+void gan_runtime_init(void)
+{
+    pthread_once(&once, init_once);
+}
+
+gan_status gan_set_num_threads(int n)
+{
+    if (n < 1)
+        return gan_fail(GAN_E_INVALID, "gan_set_num_threads: n = %d, must be >= 1", n);
+    gan_runtime_init();
+    num_threads = n;
+    if (openblas_set_num_threads) openblas_set_num_threads(n);
+    return GAN_OK;
+}
+
+int gan_get_num_threads(void)
+{
+    gan_runtime_init();
+    return num_threads;
+}
+
+const char *gan_runtime_info(void)
+{
+    static _Thread_local char info[256];
+    gan_runtime_init();
+    const char *core = openblas_get_corename ? openblas_get_corename() : "unknown";
+    const char *config = openblas_get_config ? openblas_get_config() : "CBLAS";
+    snprintf(info, sizeof info, "libgan %s; BLAS %s; core %s%s; threads %d",
+             gan_version_string(), config, core, core_note, num_threads);
+    return info;
+}
+
+void gan_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+               float *c, int64_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
+                (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
