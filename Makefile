@@ -183,6 +183,7 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/gan.h $(DESTDIR)$(LIBDIR)/libgan.a \
 	      $(DESTDIR)$(LIBDIR)/libgan.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libgan.so $(DESTDIR)$(PKGCONFIGDIR)/gan.pc $(DESTDIR)$(BINDIR)/gan
+	-rmdir $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) 2>/dev/null
 
 clean:
 	rm -rf $(O)/build $(O)/build-san $(LIBOUT)/libgan.* $(LIBOUT)/pkgconfig $(BINOUT)
