@@ -1,0 +1,98 @@
+/* leaky_relu.c — y = x > 0 ? x : slope * x, elementwise on any per-sample
+ * shape (DCGAN's discriminator uses slope 0.2).
+ *
+ * Backward follows PyTorch: the gradient is dy where x > 0 and slope * dy
+ * elsewhere (x = 0 included).  For slope >= 0, y > 0 exactly where x > 0, so
+ * backward reads only y and the pass could run in place; a negative slope
+ * flips the sign of y for negative x, and then backward must read x. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+
+typedef struct leaky_impl {
+    float slope;
+} leaky_impl;
+
+static float slope_of(const gan_layer *l) { return ((const leaky_impl *)l->impl)->slope; }
+
+static gan_status leaky_attach(gan_layer *l, const gan_shape *in, gan_shape *out)
+{
+    (void)l;
+    *out = *in;
+    return GAN_OK;
+}
+
+/* y = x > 0 ? x : slope x */
+static void leaky_forward(gan_layer *l, float *y, const float *x, int64_t n)
+{
+    const float slope = slope_of(l);
+    const int64_t count = n * gan_shape_numel(&l->in); /* (N, ...) */
+    for (int64_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+}
+
+/* dx = dy * (x > 0 ? 1 : slope) */
+static void leaky_backward(gan_layer *l, float *dx, const float *dy, const float *x,
+                           const float *y, int64_t n, bool param_grads)
+{
+    (void)param_grads;
+    if (dx == NULL) return;
+    const float slope = slope_of(l);
+    const int64_t count = n * gan_shape_numel(&l->in);
+    const float *sign = slope >= 0.0f ? y : x; /* > 0 exactly where x > 0 */
+    for (int64_t i = 0; i < count; i++) dx[i] = sign[i] > 0.0f ? dy[i] : slope * dy[i];
+}
+
+static gan_status check_slope(const char *fn, double slope)
+{
+    if (!isfinite(slope) || fabs(slope) > 3.0e38)
+        return gan_fail(GAN_E_INVALID, "%s: leaky_relu slope %g is not a finite float", fn, slope);
+    return GAN_OK;
+}
+
+static gan_status leaky_set(gan_layer *l, gan_layer_setting setting, double value)
+{
+    if (setting != GAN_LAYER_LEAKY_SLOPE)
+        return gan_fail(GAN_E_INVALID, "gan_layer_set: leaky_relu has no setting %d", (int)setting);
+    GAN_TRY(check_slope("gan_layer_set", value));
+    ((leaky_impl *)l->impl)->slope = (float)value;
+    return GAN_OK;
+}
+
+static int leaky_describe(const gan_layer *l, char *buf, size_t cap)
+{
+    return snprintf(buf, cap, "leaky_relu slope=%.9g", (double)slope_of(l));
+}
+
+static void leaky_destroy(gan_layer *l)
+{
+    gan_dealloc(l->impl);
+    l->impl = NULL;
+}
+
+static const gan_layer_ops leaky_ops = {
+    .kind = "leaky_relu",
+    .attach = leaky_attach,
+    .forward = leaky_forward,
+    .backward = leaky_backward,
+    .set = leaky_set,
+    .describe = leaky_describe,
+    .destroy = leaky_destroy,
+};
+
+gan_status gan_layer_leaky_relu(gan_layer **out, float slope)
+{
+    GAN_CHECK_NULL(out, "gan_layer_leaky_relu");
+    *out = NULL;
+    GAN_TRY(check_slope("gan_layer_leaky_relu", slope));
+    gan_layer *l = gan_layer_new(&leaky_ops);
+    if (l == NULL) return GAN_E_NOMEM;
+    leaky_impl *impl = gan_alloc(sizeof *impl);
+    if (impl == NULL) {
+        gan_layer_destroy(l);
+        return GAN_E_NOMEM;
+    }
+    impl->slope = slope;
+    l->impl = impl;
+    return gan_layer_finish(l, out);
+}

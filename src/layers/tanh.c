@@ -1,0 +1,54 @@
+/* tanh.c — y = tanh(x), elementwise on any per-sample shape.
+ * Backward reads only y, so the pass could run in place. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static gan_status tanh_attach(gan_layer *l, const gan_shape *in, gan_shape *out)
+{
+    (void)l;
+    *out = *in;
+    return GAN_OK;
+}
+
+/* y = tanh(x) */
+static void tanh_forward(gan_layer *l, float *y, const float *x, int64_t n)
+{
+    const int64_t count = n * gan_shape_numel(&l->in); /* (N, ...) */
+    for (int64_t i = 0; i < count; i++) y[i] = tanhf(x[i]);
+}
+
+/* dx = dy * (1 - y^2) */
+static void tanh_backward(gan_layer *l, float *dx, const float *dy, const float *x,
+                          const float *y, int64_t n, bool param_grads)
+{
+    (void)x;
+    (void)param_grads;
+    if (dx == NULL) return;
+    const int64_t count = n * gan_shape_numel(&l->in);
+    for (int64_t i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+static int tanh_describe(const gan_layer *l, char *buf, size_t cap)
+{
+    (void)l;
+    return snprintf(buf, cap, "tanh");
+}
+
+static const gan_layer_ops tanh_ops = {
+    .kind = "tanh",
+    .attach = tanh_attach,
+    .forward = tanh_forward,
+    .backward = tanh_backward,
+    .describe = tanh_describe,
+};
+
+gan_status gan_layer_tanh(gan_layer **out)
+{
+    GAN_CHECK_NULL(out, "gan_layer_tanh");
+    *out = NULL;
+    gan_layer *l = gan_layer_new(&tanh_ops);
+    if (l == NULL) return GAN_E_NOMEM;
+    return gan_layer_finish(l, out);
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Reference vectors for libgan's non-convolution layers, from PyTorch.
+
+Run with Debian's interpreter (it has torch):  /usr/bin/python3 tests/ref/gen_layers.py
+Writes tests/ref/layers_<group>.bin in the GANREF1 format (see tests/testutil.h).
+
+Each file holds several cases.  Case i's tensors are named "c<i>.<what>":
+  cfg          the layer's configuration (per group, documented below)
+  x            input (N, ...)
+  <slot>       parameter / buffer values before the forward ("weight", "bias",
+               "running_mean", "running_var")
+  y            forward output
+  dy           upstream gradient (random)
+  dx           dL/dx
+  grad_<slot>  parameter gradients
+  <buffer>_out buffer values after the forward (batchnorm)
+"ncases" is a 1-element tensor with the number of cases.
+
+The computation runs in float64 on float32-representable inputs, so the
+references are the exact answer for the float32 data libgan sees.
+"""
+import os
+import struct
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class RefFile:
+    def __init__(self, group):
+        self.path = os.path.join(HERE, "layers_%s.bin" % group)
+        self.records = []
+        self.ncases = 0
+
+    def add(self, name, t):
+        a = np.asarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
+        if a.ndim == 0:
+            a = a.reshape(1)
+        assert 1 <= a.ndim <= 4, (name, a.shape)
+        self.records.append((name, a))
+
+    def case(self):
+        i = self.ncases
+        self.ncases += 1
+        return lambda what, t: self.add("c%d.%s" % (i, what), t)
+
+    def write(self):
+        self.add("ncases", np.array([self.ncases]))
+        assert len(self.records) < 256, (self.path, len(self.records))
+        with open(self.path, "wb") as f:
+            f.write(b"GANREF1\n")
+            for name, a in self.records:
+                nb = name.encode()
+                f.write(struct.pack("<I", len(nb)) + nb)
+                f.write(struct.pack("<I", a.ndim))
+                f.write(struct.pack("<%dI" % a.ndim, *a.shape))
+                f.write(a.astype("<f4").tobytes())
+        size = os.path.getsize(self.path)
+        assert size < 300 * 1024, (self.path, size)
+        print("%s: %d cases, %d bytes" % (os.path.basename(self.path), self.ncases, size))
+
+
+def f32(t):
+    """Round to float32, then compute in float64."""
+    return t.float().double()
+
+
+def randn(*shape):
+    return f32(torch.randn(*shape))
+
+
+def run(module, x, put):
+    """Forward and backward of `module` (float64) on x; record everything."""
+    x = x.clone().requires_grad_(True)
+    y = module(x)
+    dy = randn(*y.shape)
+    y.backward(dy)
+    put("x", x)
+    put("y", y)
+    put("dy", dy)
+    put("dx", x.grad)
+    for name, p in module.named_parameters():
+        put("grad_" + name, p.grad)
+
+
+def gen_dense():
+    """cfg = [in, out, bias]."""
+    ref = RefFile("dense")
+    for n, fin, fout, bias in [(1, 1, 1, 1), (7, 5, 3, 1), (7, 16, 9, 0), (1, 3, 16, 1),
+                               (7, 64, 32, 1), (2, 100, 1, 1), (7, 3, 1, 0)]:
+        put = ref.case()
+        m = torch.nn.Linear(fin, fout, bias=bool(bias)).double()
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(f32(p))
+        put("cfg", [fin, fout, bias])
+        put("weight", m.weight)
+        if bias:
+            put("bias", m.bias)
+        run(m, randn(n, fin), put)
+    ref.write()
+
+
+def act_input(shape, kind):
+    """Normal values, a few exact zeros (the ReLU kink, PyTorch's convention
+    there is checked) and, for sigmoid/tanh, large magnitudes."""
+    x = randn(*shape).flatten()
+    if x.numel() >= 4:
+        x[0] = 0.0
+        x[-1] = 0.0
+        if kind in ("sigmoid", "tanh"):
+            x[1] = 100.0
+            x[2] = -100.0
+    return x.reshape(shape)
+
+
+def gen_activations():
+    """cfg = [kind, slope]; kind 0 relu, 1 leaky_relu, 2 tanh, 3 sigmoid."""
+    ref = RefFile("act")
+    shapes = [(7, 3, 4, 5), (1, 16), (7, 1, 2, 2), (3, 5, 6)]
+    cases = [(0, "relu", None), (1, "leaky_relu", 0.2), (1, "leaky_relu", 0.01),
+             (1, "leaky_relu", -0.5), (2, "tanh", None), (3, "sigmoid", None)]
+    for code, kind, slope in cases:
+        for shape in shapes:
+            put = ref.case()
+            if kind == "relu":
+                m = torch.nn.ReLU()
+            elif kind == "leaky_relu":
+                m = torch.nn.LeakyReLU(slope)
+            elif kind == "tanh":
+                m = torch.nn.Tanh()
+            else:
+                m = torch.nn.Sigmoid()
+            put("cfg", [code, slope if slope is not None else 0.0])
+            run(m, act_input(shape, kind), put)
+    ref.write()
+
+
+def main():
+    torch.manual_seed(1234)
+    gen_dense()
+    gen_activations()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,373 @@
+/* test_layers.c — the non-convolution layers (dense, batchnorm, relu,
+ * leaky_relu, tanh, sigmoid, reshape, flatten): parity with PyTorch
+ * reference vectors (tests/ref/gen_layers.py), finite-difference gradient
+ * checks, gradient accumulation, and error paths with exact statuses. */
+#include "gradcheck.h"
+#include "internal.h" /* describe lines */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RTOL 1e-4
+
+/* ------------------------------------------------------------ helpers */
+
+static gan_tensor *ref_case(tu_ref *r, int c, const char *what)
+{
+    char name[128];
+    snprintf(name, sizeof name, "c%d.%s", c, what);
+    return tu_ref_get(r, name);
+}
+
+static bool ref_case_has(tu_ref *r, int c, const char *what)
+{
+    char name[128];
+    snprintf(name, sizeof name, "c%d.%s", c, what);
+    return tu_ref_has(r, name);
+}
+
+static float cfg(tu_ref *r, int c, int i)
+{
+    return gan_tensor_cdata(ref_case(r, c, "cfg"))[i];
+}
+
+/* A zero tensor shaped like t. */
+static gan_tensor *like(const gan_tensor *t)
+{
+    int64_t d[GAN_MAX_DIMS];
+    for (int i = 0; i < gan_tensor_ndim(t); i++) d[i] = gan_tensor_dim(t, i);
+    gan_tensor *u = NULL;
+    ck_assert_int_eq(gan_tensor_create(&u, gan_tensor_ndim(t), d), GAN_OK);
+    return u;
+}
+
+/* A (n, out-shape...) tensor for an attached layer. */
+static gan_tensor *output_for(gan_layer *l, int64_t n)
+{
+    int nd = 0;
+    int64_t s[GAN_MAX_DIMS], d[GAN_MAX_DIMS] = {n};
+    TU_OK(gan_layer_output_shape(l, &nd, s));
+    for (int i = 0; i < nd; i++) d[i + 1] = s[i];
+    gan_tensor *t = NULL;
+    TU_OK(gan_tensor_create(&t, nd + 1, d));
+    return t;
+}
+
+static void attach_like(gan_layer *l, const gan_tensor *x)
+{
+    int64_t s[GAN_MAX_DIMS];
+    for (int i = 1; i < gan_tensor_ndim(x); i++) s[i - 1] = gan_tensor_dim(x, i);
+    TU_OK(gan_layer_attach(l, gan_tensor_ndim(x) - 1, s));
+}
+
+/* Run case c of reference set r through layer l: load every slot the file
+ * has, forward, backward, and compare y, dx, every gradient and (for
+ * buffers) the values after the forward.  A second backward must double
+ * the parameter gradients. */
+static void check_case(gan_layer *l, tu_ref *r, int c)
+{
+    char what[128];
+    gan_tensor *x = ref_case(r, c, "x");
+    attach_like(l, x);
+    for (int k = 0; k < gan_layer_tensor_count(l); k++) {
+        const char *name;
+        gan_tensor *v, *g;
+        TU_OK(gan_layer_tensor(l, k, &name, &v, &g));
+        ck_assert_msg(ref_case_has(r, c, name), "case %d: reference has no %s", c, name);
+        TU_OK(gan_tensor_copy(v, ref_case(r, c, name)));
+    }
+    gan_tensor *y = output_for(l, gan_tensor_dim(x, 0));
+    gan_tensor *dx = like(x);
+    TU_OK(gan_layer_forward(l, x, y));
+    snprintf(what, sizeof what, "%s case %d y", gan_layer_kind(l), c);
+    tu_assert_tensor_close(what, y, ref_case(r, c, "y"), RTOL);
+
+    TU_OK(gan_layer_zero_grad(l));
+    TU_OK(gan_layer_backward(l, ref_case(r, c, "dy"), dx));
+    snprintf(what, sizeof what, "%s case %d dx", gan_layer_kind(l), c);
+    tu_assert_tensor_close(what, dx, ref_case(r, c, "dx"), RTOL);
+
+    for (int k = 0; k < gan_layer_tensor_count(l); k++) {
+        const char *name;
+        gan_tensor *v, *g;
+        char key[64];
+        TU_OK(gan_layer_tensor(l, k, &name, &v, &g));
+        if (g == NULL) {
+            snprintf(key, sizeof key, "%s_out", name);
+            snprintf(what, sizeof what, "%s case %d %s", gan_layer_kind(l), c, key);
+            tu_assert_tensor_close(what, v, ref_case(r, c, key), RTOL);
+            continue;
+        }
+        snprintf(key, sizeof key, "grad_%s", name);
+        snprintf(what, sizeof what, "%s case %d %s", gan_layer_kind(l), c, key);
+        tu_assert_tensor_close(what, g, ref_case(r, c, key), RTOL);
+    }
+
+    /* accumulation: a second backward adds the same gradients again */
+    TU_OK(gan_layer_backward(l, ref_case(r, c, "dy"), NULL));
+    for (int k = 0; k < gan_layer_tensor_count(l); k++) {
+        const char *name;
+        gan_tensor *v, *g;
+        char key[64];
+        TU_OK(gan_layer_tensor(l, k, &name, &v, &g));
+        if (g == NULL) continue;
+        snprintf(key, sizeof key, "grad_%s", name);
+        gan_tensor *want = like(g);
+        const float *one = gan_tensor_cdata(ref_case(r, c, key));
+        for (int64_t i = 0; i < gan_tensor_numel(want); i++) gan_tensor_data(want)[i] = 2 * one[i];
+        snprintf(what, sizeof what, "%s case %d 2x %s", gan_layer_kind(l), c, key);
+        tu_assert_tensor_close(what, g, want, RTOL);
+        gan_tensor_free(want);
+    }
+    gan_tensor_free(y);
+    gan_tensor_free(dx);
+}
+
+static int ncases(tu_ref *r)
+{
+    return (int)tu_ref_scalar(r, "ncases");
+}
+
+/* x of the given shape, N(0, 1) from seed. */
+static gan_tensor *random_tensor(int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                                 uint64_t seed)
+{
+    gan_tensor *t = tu_tensor(ndim, d0, d1, d2, d3);
+    gan_rng *rng = NULL;
+    TU_OK(gan_rng_create(&rng, seed));
+    TU_OK(gan_rng_fill_normal(rng, t, 0.0f, 1.0f));
+    gan_rng_free(rng);
+    return t;
+}
+
+static void message_has(const char *needle)
+{
+    ck_assert_msg(strstr(gan_last_error(), needle) != NULL, "message '%s' lacks '%s'",
+                  gan_last_error(), needle);
+}
+
+/* The architecture line (internal; a checkpoint helper parses it). */
+static void describe_is(const gan_layer *l, const char *want)
+{
+    char buf[256];
+    int len = l->ops->describe(l, buf, sizeof buf);
+    ck_assert_str_eq(buf, want);
+    ck_assert_int_eq(len, (int)strlen(want));
+}
+
+/* ------------------------------------------------------------ dense */
+
+START_TEST(dense_matches_pytorch)
+{
+    tu_ref *r = tu_ref_load("layers_dense.bin");
+    for (int c = 0; c < ncases(r); c++) {
+        gan_layer *l = NULL;
+        TU_OK(gan_layer_dense(&l, (int)cfg(r, c, 0), (int)cfg(r, c, 1), (int)cfg(r, c, 2)));
+        ck_assert_str_eq(gan_layer_kind(l), "dense");
+        ck_assert_int_eq(gan_layer_tensor_count(l), cfg(r, c, 2) ? 2 : 1);
+        check_case(l, r, c);
+        gan_layer_free(l);
+    }
+    tu_ref_free(r);
+}
+END_TEST
+
+START_TEST(dense_gradcheck)
+{
+    for (int bias = 0; bias <= 1; bias++) {
+        gan_layer *l = NULL;
+        TU_OK(gan_layer_dense(&l, 6, 4, bias));
+        int64_t in[1] = {6};
+        TU_OK(gan_layer_attach(l, 1, in));
+        gan_tensor *x = random_tensor(2, 3, 6, 0, 0, 11 + (uint64_t)bias);
+        gc_check_layer(l, x, 1e-2f, 2e-2f, 0.0f, 5);
+        gan_tensor_free(x);
+        gan_layer_free(l);
+    }
+}
+END_TEST
+
+START_TEST(dense_skips_dx)
+{
+    /* backward with dx = NULL still accumulates the parameter gradients */
+    gan_layer *l = NULL;
+    TU_OK(gan_layer_dense(&l, 3, 2, 1));
+    int64_t in[1] = {3};
+    TU_OK(gan_layer_attach(l, 1, in));
+    gan_tensor *x = random_tensor(2, 4, 3, 0, 0, 1), *y = tu_tensor(2, 4, 2, 0, 0);
+    gan_tensor *dy = random_tensor(2, 4, 2, 0, 0, 2);
+    TU_OK(gan_layer_forward(l, x, y));
+    TU_OK(gan_layer_backward(l, dy, NULL));
+    gan_tensor *gb;
+    TU_OK(gan_layer_tensor(l, 1, NULL, NULL, &gb));
+    for (int j = 0; j < 2; j++) {
+        float s = 0;
+        for (int i = 0; i < 4; i++) s += gan_tensor_cdata(dy)[i * 2 + j];
+        ck_assert_float_eq_tol(gan_tensor_cdata(gb)[j], s, 1e-5f);
+    }
+    gan_tensor_free(x);
+    gan_tensor_free(y);
+    gan_tensor_free(dy);
+    gan_layer_free(l);
+}
+END_TEST
+
+/* ------------------------------------------------------------ activations */
+
+static gan_layer *make_activation(int code, float slope)
+{
+    gan_layer *l = NULL;
+    switch (code) {
+    case 0: TU_OK(gan_layer_relu(&l)); break;
+    case 1: TU_OK(gan_layer_leaky_relu(&l, slope)); break;
+    case 2: TU_OK(gan_layer_tanh(&l)); break;
+    default: TU_OK(gan_layer_sigmoid(&l)); break;
+    }
+    return l;
+}
+
+START_TEST(activations_match_pytorch)
+{
+    tu_ref *r = tu_ref_load("layers_act.bin");
+    for (int c = 0; c < ncases(r); c++) {
+        gan_layer *l = make_activation((int)cfg(r, c, 0), cfg(r, c, 1));
+        ck_assert_int_eq(gan_layer_tensor_count(l), 0);
+        check_case(l, r, c);
+        gan_layer_free(l);
+    }
+    tu_ref_free(r);
+}
+END_TEST
+
+START_TEST(activations_gradcheck)
+{
+    static const float slopes[] = {0, 0.2f, 0, 0};
+    for (int code = 0; code < 4; code++) {
+        gan_layer *l = make_activation(code, slopes[code]);
+        int64_t in[3] = {2, 3, 4};
+        TU_OK(gan_layer_attach(l, 3, in));
+        gan_tensor *x = random_tensor(4, 3, 2, 3, 4, 100 + (uint64_t)code);
+        /* kink: keep x at least 0.05 from 0, further than the step h */
+        gc_check_layer(l, x, 1e-2f, 1e-2f, code <= 1 ? 0.05f : 0.0f, 7);
+        gan_tensor_free(x);
+        gan_layer_free(l);
+    }
+}
+END_TEST
+
+START_TEST(describe_lines)
+{
+    gan_layer *l = NULL;
+    TU_OK(gan_layer_dense(&l, 100, 256, 1));
+    describe_is(l, "dense in=100 out=256 bias=1");
+    gan_layer_free(l);
+    TU_OK(gan_layer_dense(&l, 3, 1, 0));
+    describe_is(l, "dense in=3 out=1 bias=0");
+    gan_layer_free(l);
+    TU_OK(gan_layer_relu(&l));
+    describe_is(l, "relu");
+    gan_layer_free(l);
+    TU_OK(gan_layer_leaky_relu(&l, 0.2f));
+    describe_is(l, "leaky_relu slope=0.200000003");
+    gan_layer_free(l);
+    TU_OK(gan_layer_tanh(&l));
+    describe_is(l, "tanh");
+    gan_layer_free(l);
+    TU_OK(gan_layer_sigmoid(&l));
+    describe_is(l, "sigmoid");
+    gan_layer_free(l);
+}
+END_TEST
+
+START_TEST(leaky_slope_setting)
+{
+    gan_layer *l = NULL;
+    TU_OK(gan_layer_leaky_relu(&l, 0.2f));
+    TU_OK(gan_layer_set(l, GAN_LAYER_LEAKY_SLOPE, 0.5));
+    int64_t in[1] = {2};
+    TU_OK(gan_layer_attach(l, 1, in));
+    gan_tensor *x = tu_tensor(2, 1, 2, 0, 0), *y = tu_tensor(2, 1, 2, 0, 0);
+    gan_tensor_data(x)[0] = -2.0f;
+    gan_tensor_data(x)[1] = 3.0f;
+    TU_OK(gan_layer_forward(l, x, y));
+    ck_assert_float_eq(gan_tensor_cdata(y)[0], -1.0f);
+    ck_assert_float_eq(gan_tensor_cdata(y)[1], 3.0f);
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_LEAKY_SLOPE, NAN));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_LEAKY_SLOPE, INFINITY));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_BN_EPS, 1e-3));
+    gan_tensor_free(x);
+    gan_tensor_free(y);
+    gan_layer_free(l);
+}
+END_TEST
+
+/* ------------------------------------------------------------ errors */
+
+START_TEST(constructor_errors)
+{
+    gan_layer *l = (gan_layer *)&l;
+    TU_STATUS(GAN_E_NULL, gan_layer_dense(NULL, 3, 4, 1));
+    TU_STATUS(GAN_E_INVALID, gan_layer_dense(&l, 0, 4, 1));
+    ck_assert_ptr_null(l);
+    TU_STATUS(GAN_E_INVALID, gan_layer_dense(&l, 3, -1, 1));
+    message_has("-1");
+    TU_STATUS(GAN_E_NULL, gan_layer_relu(NULL));
+    TU_STATUS(GAN_E_NULL, gan_layer_leaky_relu(NULL, 0.2f));
+    TU_STATUS(GAN_E_NULL, gan_layer_tanh(NULL));
+    TU_STATUS(GAN_E_NULL, gan_layer_sigmoid(NULL));
+    l = (gan_layer *)&l;
+    TU_STATUS(GAN_E_INVALID, gan_layer_leaky_relu(&l, NAN));
+    ck_assert_ptr_null(l);
+}
+END_TEST
+
+START_TEST(dense_wrong_features)
+{
+    gan_layer *l = NULL;
+    TU_OK(gan_layer_dense(&l, 8, 4, 1));
+    int64_t bad[1] = {7}, three[3] = {2, 2, 2};
+    TU_STATUS(GAN_E_SHAPE, gan_layer_attach(l, 1, bad));
+    message_has("(8)");
+    message_has("(7)");
+    TU_STATUS(GAN_E_SHAPE, gan_layer_attach(l, 3, three));
+    message_has("(2, 2, 2)");
+    /* forward before attach */
+    gan_tensor *x = tu_tensor(2, 2, 8, 0, 0), *y = tu_tensor(2, 2, 4, 0, 0);
+    TU_STATUS(GAN_E_STATE, gan_layer_forward(l, x, y));
+    int64_t in[1] = {8};
+    TU_OK(gan_layer_attach(l, 1, in));
+    /* backward before forward */
+    TU_STATUS(GAN_E_STATE, gan_layer_backward(l, y, x));
+    TU_STATUS(GAN_E_NULL, gan_layer_forward(NULL, x, y));
+    TU_STATUS(GAN_E_NULL, gan_layer_forward(l, NULL, y));
+    TU_STATUS(GAN_E_NULL, gan_layer_forward(l, x, NULL));
+    TU_STATUS(GAN_E_SHAPE, gan_layer_forward(l, y, y));
+    TU_OK(gan_layer_forward(l, x, y));
+    TU_STATUS(GAN_E_NULL, gan_layer_backward(l, NULL, x));
+    TU_STATUS(GAN_E_SHAPE, gan_layer_backward(l, x, NULL));
+    gan_tensor_free(x);
+    gan_tensor_free(y);
+    gan_layer_free(l);
+}
+END_TEST
+
+Suite *suite_layers(void)
+{
+    Suite *s = suite_create("layers");
+    TCase *tc = tcase_create("layers");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, dense_matches_pytorch);
+    tcase_add_test(tc, dense_gradcheck);
+    tcase_add_test(tc, dense_skips_dx);
+    tcase_add_test(tc, activations_match_pytorch);
+    tcase_add_test(tc, activations_gradcheck);
+    tcase_add_test(tc, leaky_slope_setting);
+    tcase_add_test(tc, describe_lines);
+    tcase_add_test(tc, constructor_errors);
+    tcase_add_test(tc, dense_wrong_features);
+    suite_add_tcase(s, tc);
+    return s;
+}
