@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""Side-by-side timing of libgan's `gan bench` and PyTorch's reference step.
+
+    make bench                      # all rows, default steps
+    /usr/bin/python3 bench/compare.py --rows dcgan28:64:2 --rounds 3
+
+For each row (model:batch:threads) the two programs run alternately,
+`--rounds` times each, in one run; the table gives each side's median of the
+per-round medians (ms/step), the ratio libgan/PyTorch, and peak RSS.
+PyTorch runs ../shared/ref/train_step.py (needs Debian's python3-torch) in
+its best configuration on these machines: OpenBLAS limited to one thread,
+torch threads = T (oneDNN does the convolutions).  Only Python's standard
+library is used here; torch is imported by the reference script alone.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+REF = os.path.join(ROOT, "..", "shared", "ref", "train_step.py")
+ROWS = ["dcgan28:64:1", "dcgan28:64:2", "dcgan28:16:2", "dcgan28:256:2", "dcgan64:64:2"]
+STEPS = {"dcgan28": (30, 5), "dcgan64": (10, 2)}
+
+
+def run_gan(model, batch, threads, steps, warmup):
+    out = subprocess.run([os.path.join(ROOT, "bin", "gan"), "bench", "--model", model,
+                          "--batch", str(batch), "--threads", str(threads),
+                          "--steps", str(steps), "--warmup", str(warmup)],
+                         check=True, capture_output=True, text=True).stdout
+    last = out.strip().splitlines()[-1]
+    j = json.loads(last)
+    return j["ms_per_step_median"], j["peak_rss_kb"] / 1024.0, out
+
+
+def run_torch(model, batch, threads, steps, warmup):
+    env = dict(os.environ)
+    out = subprocess.run(["/usr/bin/python3", REF, "--model", model, "--batch", str(batch),
+                          "--threads", str(threads), "--blas-threads", "1",
+                          "--steps", str(steps), "--warmup", str(warmup)],
+                         check=True, capture_output=True, text=True, env=env,
+                         cwd=os.path.dirname(REF)).stdout
+    m = re.search(r"median ([\d.]+) ms/step.*peak RSS (\d+) MiB", out)
+    return float(m.group(1)), float(m.group(2)), out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", nargs="*", default=ROWS)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=0, help="override steps per run")
+    a = ap.parse_args()
+    if not os.path.exists(REF):
+        sys.exit(f"reference script not found: {REF}")
+    print(subprocess.run([os.path.join(ROOT, "bin", "gan"), "bench", "--help"],
+                         capture_output=True, text=True).stdout.splitlines()[0:1])
+    table = []
+    for row in a.rows:
+        model, batch, threads = row.split(":")
+        batch, threads = int(batch), int(threads)
+        steps, warmup = STEPS[model]
+        if a.steps:
+            steps = a.steps
+        g, t, grss, trss = [], [], 0, 0
+        for r in range(a.rounds):
+            ms, rss, out = run_gan(model, batch, threads, steps, warmup)
+            g.append(ms)
+            grss = max(grss, rss)
+            ms, rss, tout = run_torch(model, batch, threads, steps, warmup)
+            t.append(ms)
+            trss = max(trss, rss)
+            print(f"  {row} round {r + 1}: libgan {g[-1]:.1f} ms  pytorch {t[-1]:.1f} ms",
+                  flush=True)
+        gm, tm = statistics.median(g), statistics.median(t)
+        table.append((model, batch, threads, gm, tm, gm / tm, grss, trss))
+    print()
+    print("| model | batch | threads | libgan ms/step | PyTorch ms/step | ratio | libgan RSS MiB | PyTorch RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for m, b, th, gm, tm, r, gr, tr in table:
+        print(f"| {m} | {b} | {th} | {gm:.1f} | {tm:.1f} | {r:.2f} | {gr:.0f} | {tr:.0f} |")
+    print(f"\n{out.strip().splitlines()[0] if out else ''}")
+
+
+if __name__ == "__main__":
+    main()
