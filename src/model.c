@@ -1,0 +1,508 @@
+/* model.c — the sequential container: layers, one params buffer and one
+ * grads buffer for all of them, named tensors in PyTorch state_dict order,
+ * activation buffers planned for a batch size, train/eval mode and the
+ * freeze flag.
+ *
+ * Buffers planned for B samples (L layers, out_i the per-sample output of
+ * layer i):
+ *   act[i]    (B, out_i...)             forward outputs; backward reads them
+ *   gbuf[0/1] (B, max_{i<L-1} out_i)    dL/d(act[i]), alternating
+ *   dxbuf     (B, in...)                dL/dinput when the caller asks
+ * Forward with B' <= B uses the same buffers; a larger batch re-plans. */
+#include "nn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void free_plan(gan_model *m)
+{
+    if (m->act != NULL)
+        for (int i = 0; i < m->nlayers; i++) gan_dealloc(m->act[i]);
+    gan_dealloc(m->act);
+    gan_dealloc(m->gbuf[0]);
+    gan_dealloc(m->gbuf[1]);
+    gan_dealloc(m->dxbuf);
+    m->act = NULL;
+    m->gbuf[0] = m->gbuf[1] = m->dxbuf = NULL;
+    m->planned = 0;
+    m->saved_n = 0;
+}
+
+gan_status gan_model_create(gan_model **out, int ndim, const int64_t *input_shape)
+{
+    static const char fn[] = "gan_model_create";
+    GAN_CHECK_NULL(out, fn);
+    *out = NULL;
+    GAN_CHECK_NULL(input_shape, fn);
+    if (ndim < 1 || ndim > GAN_MAX_DIMS - 1)
+        return gan_fail(GAN_E_INVALID, "%s: input ndim = %d, must be 1..%d (per sample)", fn,
+                        ndim, GAN_MAX_DIMS - 1);
+    GAN_TRY(gan_shape_check(ndim, input_shape, fn));
+    gan_model *m = gan_alloc_zero(sizeof *m);
+    if (m == NULL) return GAN_E_NOMEM;
+    m->in.ndim = ndim;
+    for (int i = 0; i < ndim; i++) m->in.d[i] = input_shape[i];
+    m->out = m->in;
+    m->training = true;
+    *out = m;
+    return GAN_OK;
+}
+
+static void model_destroy(gan_model *m)
+{
+    free_plan(m);
+    for (int i = 0; i < m->nlayers; i++) gan_layer_destroy(m->layers[i]);
+    gan_dealloc(m->layers);
+    gan_dealloc(m->entries);
+    gan_dealloc(m->params);
+    gan_dealloc(m->grads);
+    gan_dealloc(m);
+}
+
+void gan_model_free(gan_model *m)
+{
+    if (m == NULL || m->owner != NULL) return;
+    model_destroy(m);
+}
+
+void gan_model_destroy_owned(gan_model *m)
+{
+    if (m != NULL) model_destroy(m);
+}
+
+/* Number of trainable floats of a layer's slots. */
+static int64_t layer_param_floats(const gan_layer *l)
+{
+    int64_t n = 0;
+    for (int i = 0; i < l->nslots; i++)
+        if (!l->slot[i].is_buffer) n += gan_shape_numel(&l->slot[i].shape);
+    return n;
+}
+
+/* Point every trainable slot of every layer into params / grads, in order. */
+static void repoint_slots(gan_layer **layers, int nlayers, float *params, float *grads)
+{
+    int64_t off = 0;
+    for (int i = 0; i < nlayers; i++) {
+        gan_layer *l = layers[i];
+        for (int s = 0; s < l->nslots; s++) {
+            gan_layer_slot *slot = &l->slot[s];
+            if (slot->is_buffer) continue;
+            gan_tensor_view(&slot->value, params + off, &slot->shape);
+            gan_tensor_view(&slot->grad, grads + off, &slot->shape);
+            off += gan_shape_numel(&slot->shape);
+        }
+    }
+}
+
+gan_status gan_model_add(gan_model *m, gan_layer *l)
+{
+    static const char fn[] = "gan_model_add";
+    GAN_CHECK_NULL(m, fn);
+    GAN_CHECK_NULL(l, fn);
+    if (l->owner != NULL)
+        return gan_fail(GAN_E_STATE, "%s: this %s layer already belongs to a model", fn,
+                        l->ops->kind);
+    if (m->nlayers >= 100000)
+        return gan_fail(GAN_E_INVALID, "%s: a model holds at most 100000 layers", fn);
+
+    /* Attach, remembering the layer's previous attachment for failure. */
+    gan_shape old_in = l->in, old_out = l->out;
+    bool old_attached = l->attached;
+    int64_t old_saved_n = l->saved_n;
+    gan_status st = gan_layer_attach(l, m->out.ndim, m->out.d);
+    if (st != GAN_OK) {
+        char shp[96];
+        return gan_fail(st, "%s: layer %d (%s) does not fit the model's output %s: %s", fn,
+                        m->nlayers, l->ops->kind, gan_shape_str(&m->out, shp, sizeof shp),
+                        gan_last_error());
+    }
+
+    /* Grow every array first so that nothing can fail after we start
+     * changing the layer. */
+    int64_t add = layer_param_floats(l);
+    float *params = NULL, *grads = NULL;
+    gan_layer **layers = m->layers;
+    gan_model_entry *entries = m->entries;
+    int cap_layers = m->cap_layers, cap_entries = m->cap_entries;
+    if (m->nlayers == cap_layers) {
+        cap_layers = cap_layers ? 2 * cap_layers : 8;
+        layers = gan_alloc((size_t)cap_layers * sizeof *layers);
+        if (layers == NULL) goto nomem;
+        if (m->nlayers) memcpy(layers, m->layers, (size_t)m->nlayers * sizeof *layers);
+    }
+    if (m->nentries + l->nslots > cap_entries) {
+        cap_entries = cap_entries ? 2 * cap_entries : 16;
+        while (cap_entries < m->nentries + l->nslots) cap_entries *= 2;
+        entries = gan_alloc((size_t)cap_entries * sizeof *entries);
+        if (entries == NULL) goto nomem;
+        if (m->nentries) memcpy(entries, m->entries, (size_t)m->nentries * sizeof *entries);
+    }
+    if (add > 0) {
+        params = gan_alloc_floats(m->nparams + add);
+        grads = gan_alloc_floats(m->nparams + add);
+        if (params == NULL || grads == NULL) goto nomem;
+        if (m->nparams) {
+            memcpy(params, m->params, (size_t)m->nparams * sizeof(float));
+            memcpy(grads, m->grads, (size_t)m->nparams * sizeof(float));
+        }
+        /* the new layer's values; its gradients start at zero */
+        int64_t off = m->nparams;
+        for (int s = 0; s < l->nslots; s++) {
+            gan_layer_slot *slot = &l->slot[s];
+            if (slot->is_buffer) continue;
+            memcpy(params + off, slot->value.data, (size_t)slot->value.numel * sizeof(float));
+            off += slot->value.numel;
+        }
+    }
+
+    /* Commit. */
+    if (layers != m->layers) {
+        gan_dealloc(m->layers);
+        m->layers = layers;
+    }
+    if (entries != m->entries) {
+        gan_dealloc(m->entries);
+        m->entries = entries;
+    }
+    m->cap_layers = cap_layers;
+    m->cap_entries = cap_entries;
+    int index = m->nlayers;
+    for (int s = 0; s < l->nslots; s++) {
+        gan_model_entry *e = &m->entries[m->nentries++];
+        snprintf(e->name, sizeof e->name, "%d.%s", index, l->slot[s].name);
+        e->layer = index;
+        e->slot = s;
+    }
+    free_plan(m); /* shapes changed: plan again at the next forward */
+    m->layers[m->nlayers++] = l;
+    if (add > 0) {
+        gan_dealloc(m->params);
+        gan_dealloc(m->grads);
+        m->params = params;
+        m->grads = grads;
+        m->nparams += add;
+        repoint_slots(m->layers, m->nlayers, m->params, m->grads);
+        gan_dealloc(l->param_storage);
+        l->param_storage = NULL;
+    }
+    l->owner = m;
+    l->training = m->training;
+    l->saved_n = 0;
+    m->out = l->out;
+    return GAN_OK;
+
+nomem:
+    if (layers != m->layers) gan_dealloc(layers);
+    if (entries != m->entries) gan_dealloc(entries);
+    gan_dealloc(params);
+    gan_dealloc(grads);
+    l->in = old_in;
+    l->out = old_out;
+    l->attached = old_attached;
+    l->saved_n = old_saved_n;
+    return gan_fail(GAN_E_NOMEM, "%s: out of memory adding layer %d (%s)", fn, m->nlayers,
+                    l->ops->kind);
+}
+
+int gan_model_layer_count(const gan_model *m)
+{
+    return m ? m->nlayers : 0;
+}
+
+gan_layer *gan_model_layer(gan_model *m, int index)
+{
+    if (m == NULL || index < 0 || index >= m->nlayers) return NULL;
+    return m->layers[index];
+}
+
+static gan_status shape_out(const gan_shape *s, int *ndim, int64_t shape[GAN_MAX_DIMS])
+{
+    *ndim = s->ndim;
+    for (int i = 0; i < GAN_MAX_DIMS; i++) shape[i] = i < s->ndim ? s->d[i] : 0;
+    return GAN_OK;
+}
+
+gan_status gan_model_input_shape(const gan_model *m, int *ndim, int64_t shape[GAN_MAX_DIMS])
+{
+    GAN_CHECK_NULL(m, "gan_model_input_shape");
+    GAN_CHECK_NULL(ndim, "gan_model_input_shape");
+    GAN_CHECK_NULL(shape, "gan_model_input_shape");
+    return shape_out(&m->in, ndim, shape);
+}
+
+gan_status gan_model_output_shape(const gan_model *m, int *ndim, int64_t shape[GAN_MAX_DIMS])
+{
+    GAN_CHECK_NULL(m, "gan_model_output_shape");
+    GAN_CHECK_NULL(ndim, "gan_model_output_shape");
+    GAN_CHECK_NULL(shape, "gan_model_output_shape");
+    return shape_out(&m->out, ndim, shape);
+}
+
+gan_status gan_model_init(gan_model *m, gan_init scheme, gan_rng *rng)
+{
+    GAN_CHECK_NULL(m, "gan_model_init");
+    GAN_CHECK_NULL(rng, "gan_model_init");
+    for (int i = 0; i < m->nlayers; i++) GAN_TRY(gan_layer_init(m->layers[i], scheme, rng));
+    return GAN_OK;
+}
+
+/* ---------------------------------------------------------------- planning */
+gan_status gan_model_plan(gan_model *m, int64_t n)
+{
+    if (n <= m->planned) return GAN_OK;
+    const int L = m->nlayers;
+    int64_t largest = 1; /* inputs of layers 1..L-1 */
+    for (int i = 0; i + 1 < L; i++) {
+        int64_t k = gan_shape_numel(&m->layers[i]->out);
+        if (k > largest) largest = k;
+    }
+    /* overflow: numel(sample) * n must fit, which gan_shape_check proves */
+    int64_t probe[GAN_MAX_DIMS] = {n, largest};
+    GAN_TRY(gan_shape_check(2, probe, "gan_model_forward"));
+    for (int i = 0; i < L; i++) {
+        gan_shape s = gan_batch_shape(n, &m->layers[i]->out);
+        GAN_TRY(gan_shape_check(s.ndim, s.d, "gan_model_forward"));
+    }
+    gan_shape sin = gan_batch_shape(n, &m->in);
+    GAN_TRY(gan_shape_check(sin.ndim, sin.d, "gan_model_forward"));
+
+    float **act = gan_alloc_zero((size_t)L * sizeof *act);
+    float *g0 = NULL, *g1 = NULL, *dx = NULL;
+    if (act == NULL) return GAN_E_NOMEM;
+    for (int i = 0; i < L; i++)
+        if ((act[i] = gan_alloc_floats(n * gan_shape_numel(&m->layers[i]->out))) == NULL)
+            goto nomem;
+    if ((g0 = gan_alloc_floats(n * largest)) == NULL || (g1 = gan_alloc_floats(n * largest)) == NULL ||
+        (dx = gan_alloc_floats(n * gan_shape_numel(&m->in))) == NULL)
+        goto nomem;
+    for (int i = 0; i < L; i++) {
+        gan_status st = gan_layer_reserve(m->layers[i], n);
+        if (st != GAN_OK) {
+            for (int j = 0; j < L; j++) gan_dealloc(act[j]);
+            gan_dealloc(act);
+            gan_dealloc(g0);
+            gan_dealloc(g1);
+            gan_dealloc(dx);
+            return st;
+        }
+    }
+    free_plan(m);
+    m->act = act;
+    m->gbuf[0] = g0;
+    m->gbuf[1] = g1;
+    m->dxbuf = dx;
+    m->planned = n;
+    return GAN_OK;
+
+nomem:
+    for (int j = 0; j < L; j++) gan_dealloc(act[j]);
+    gan_dealloc(act);
+    gan_dealloc(g0);
+    gan_dealloc(g1);
+    gan_dealloc(dx);
+    return gan_fail(GAN_E_NOMEM, "gan_model_forward: out of memory planning buffers for a batch of %lld",
+                    (long long)n);
+}
+
+/* ------------------------------------------------------ forward / backward */
+static bool is_batch_of(const gan_tensor *t, const gan_shape *sample)
+{
+    if (t->shape.ndim != sample->ndim + 1) return false;
+    for (int i = 0; i < sample->ndim; i++)
+        if (t->shape.d[i + 1] != sample->d[i]) return false;
+    return true;
+}
+
+/* Does [p, p + n) overlap one of the model's planned buffers? */
+static bool overlaps_plan(const gan_model *m, const float *p, int64_t n)
+{
+    if (m->act == NULL) return false;
+    for (int i = 0; i < m->nlayers; i++) {
+        const float *a = m->act[i];
+        int64_t k = m->planned * gan_shape_numel(&m->layers[i]->out);
+        if (p < a + k && a < p + n) return true;
+    }
+    return false;
+}
+
+gan_status gan_model_forward(gan_model *m, const gan_tensor *x, const gan_tensor **y)
+{
+    static const char fn[] = "gan_model_forward";
+    GAN_CHECK_NULL(m, fn);
+    GAN_CHECK_NULL(x, fn);
+    GAN_CHECK_NULL(y, fn);
+    if (m->nlayers == 0) return gan_fail(GAN_E_STATE, "%s: the model has no layers", fn);
+    if (!is_batch_of(x, &m->in)) {
+        char got[96], want[96];
+        gan_shape w = gan_batch_shape(x->shape.ndim > 0 ? x->shape.d[0] : 0, &m->in);
+        return gan_fail(GAN_E_SHAPE, "%s: input must be (N, per-sample input) = %s, got %s", fn,
+                        gan_shape_str(&w, want, sizeof want), gan_shape_str(&x->shape, got, sizeof got));
+    }
+    const int64_t n = x->shape.d[0];
+    if (overlaps_plan(m, x->data, x->numel))
+        return gan_fail(GAN_E_INVALID, "%s: x is one of this model's own activation buffers", fn);
+    GAN_TRY(gan_model_plan(m, n));
+    const float *in = x->data;
+    for (int i = 0; i < m->nlayers; i++) {
+        gan_layer *l = m->layers[i];
+        l->ops->forward(l, m->act[i], in, n); /* (n, out_i...) = f_i((n, in_i...)) */
+        in = m->act[i];
+    }
+    m->saved_x = x->data;
+    m->saved_n = n;
+    gan_shape ys = gan_batch_shape(n, &m->out);
+    gan_tensor_view(&m->y_view, m->act[m->nlayers - 1], &ys);
+    *y = &m->y_view;
+    return GAN_OK;
+}
+
+gan_status gan_model_backward(gan_model *m, const gan_tensor *dy, const gan_tensor **dx)
+{
+    static const char fn[] = "gan_model_backward";
+    GAN_CHECK_NULL(m, fn);
+    GAN_CHECK_NULL(dy, fn);
+    if (m->saved_n == 0)
+        return gan_fail(GAN_E_STATE, "%s: backward called before forward", fn);
+    const int64_t n = m->saved_n;
+    gan_shape want = gan_batch_shape(n, &m->out);
+    if (!gan_shape_equal(&dy->shape, &want)) {
+        char got[96], ws[96];
+        return gan_fail(GAN_E_SHAPE, "%s: dy is %s, the last forward's output was %s", fn,
+                        gan_shape_str(&dy->shape, got, sizeof got), gan_shape_str(&want, ws, sizeof ws));
+    }
+    const bool param_grads = !m->frozen;
+    const float *g = dy->data; /* dL/d(output of layer i) */
+    for (int i = m->nlayers - 1; i >= 0; i--) {
+        gan_layer *l = m->layers[i];
+        const float *x = i > 0 ? m->act[i - 1] : m->saved_x;
+        float *gx; /* dL/d(input of layer i) */
+        if (i > 0) gx = m->gbuf[(m->nlayers - 1 - i) & 1];
+        else gx = dx != NULL ? m->dxbuf : NULL;
+        l->ops->backward(l, gx, g, x, m->act[i], n, param_grads);
+        g = gx;
+    }
+    if (dx != NULL) {
+        gan_shape s = gan_batch_shape(n, &m->in);
+        gan_tensor_view(&m->dx_view, m->dxbuf, &s);
+        *dx = &m->dx_view;
+    }
+    return GAN_OK;
+}
+
+gan_status gan_model_zero_grad(gan_model *m)
+{
+    GAN_CHECK_NULL(m, "gan_model_zero_grad");
+    if (m->nparams > 0) memset(m->grads, 0, (size_t)m->nparams * sizeof(float));
+    return GAN_OK;
+}
+
+/* ------------------------------------------------------------ mode, freeze */
+gan_status gan_model_set_training(gan_model *m, int training)
+{
+    GAN_CHECK_NULL(m, "gan_model_set_training");
+    m->training = training != 0;
+    for (int i = 0; i < m->nlayers; i++) m->layers[i]->training = m->training;
+    return GAN_OK;
+}
+
+int gan_model_is_training(const gan_model *m)
+{
+    return m ? m->training : 0;
+}
+
+gan_status gan_model_set_frozen(gan_model *m, int frozen)
+{
+    GAN_CHECK_NULL(m, "gan_model_set_frozen");
+    m->frozen = frozen != 0;
+    return GAN_OK;
+}
+
+int gan_model_is_frozen(const gan_model *m)
+{
+    return m ? m->frozen : 0;
+}
+
+/* ------------------------------------------------------------ named tensors */
+int64_t gan_model_param_count(const gan_model *m)
+{
+    return m ? m->nparams : 0;
+}
+
+int gan_model_tensor_count(const gan_model *m)
+{
+    return m ? m->nentries : 0;
+}
+
+gan_status gan_model_tensor(gan_model *m, int index, const char **name, gan_tensor **value,
+                            gan_tensor **grad)
+{
+    GAN_CHECK_NULL(m, "gan_model_tensor");
+    if (index < 0 || index >= m->nentries)
+        return gan_fail(GAN_E_INVALID, "gan_model_tensor: index %d out of range 0..%d", index,
+                        m->nentries - 1);
+    const gan_model_entry *e = &m->entries[index];
+    gan_layer_slot *s = &m->layers[e->layer]->slot[e->slot];
+    if (name) *name = e->name;
+    if (value) *value = &s->value;
+    if (grad) *grad = s->is_buffer ? NULL : &s->grad;
+    return GAN_OK;
+}
+
+/* --------------------------------------------------------------- internals */
+float *gan_model_params(gan_model *m, int64_t *n)
+{
+    if (n) *n = m ? m->nparams : 0;
+    return m ? m->params : NULL;
+}
+
+float *gan_model_grads(gan_model *m, int64_t *n)
+{
+    if (n) *n = m ? m->nparams : 0;
+    return m ? m->grads : NULL;
+}
+
+int64_t gan_model_buffer_floats(const gan_model *m)
+{
+    int64_t n = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const gan_layer *l = m->layers[i];
+        for (int s = 0; s < l->nslots; s++)
+            if (l->slot[s].is_buffer) n += l->slot[s].value.numel;
+    }
+    return n;
+}
+
+void gan_model_save_buffers(const gan_model *m, float *buf, int64_t *nbt)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        const gan_layer *l = m->layers[i];
+        for (int s = 0; s < l->nslots; s++) {
+            if (!l->slot[s].is_buffer) continue;
+            memcpy(buf, l->slot[s].value.data, (size_t)l->slot[s].value.numel * sizeof(float));
+            buf += l->slot[s].value.numel;
+        }
+        nbt[i] = l->num_batches_tracked;
+    }
+}
+
+void gan_model_load_buffers(gan_model *m, const float *buf, const int64_t *nbt)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        gan_layer *l = m->layers[i];
+        for (int s = 0; s < l->nslots; s++) {
+            if (!l->slot[s].is_buffer) continue;
+            memcpy(l->slot[s].value.data, buf, (size_t)l->slot[s].value.numel * sizeof(float));
+            buf += l->slot[s].value.numel;
+        }
+        l->num_batches_tracked = nbt[i];
+    }
+}
+
+double gan_model_grad_norm(const gan_model *m)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < m->nparams; i++) s += (double)m->grads[i] * m->grads[i];
+    return sqrt(s);
+}
