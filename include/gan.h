@@ -464,7 +464,90 @@ GAN_API int64_t gan_trainer_epoch(const gan_trainer *t);
 /* (declared by the checkpoint work: safetensors save/load) */
 
 /* -------------------------------------------------------------------- data */
-/* (declared by the data work: IDX reader and batch iterator) */
+/* IDX files, the format of MNIST and Fashion-MNIST (Debian's
+ * dataset-fashion-mnist puts them in /usr/share/datasets/fashion-mnist/):
+ * a big-endian header 00 00 <dtype> <ndim>, ndim u32 sizes, then the
+ * elements.  Files may be plain or gzip-compressed (detected by content).
+ * Only unsigned-byte files (dtype 0x08) are read.
+ *
+ * The readers are safe on hostile files: the header must agree exactly with
+ * the data that follows (a plain file's size; for gzip, the decompressed
+ * stream, whose claimed size is first bounded by deflate's maximum ratio to
+ * the compressed size), so nothing larger than the real file can fill is
+ * ever allocated.  Statuses of every reader below:
+ *   GAN_E_IO           cannot open or read the file (or it is not a regular file)
+ *   GAN_E_FORMAT       not IDX (bad magic), unknown element type, wrong number
+ *                      of dimensions, a size of 0, truncated data, trailing
+ *                      bytes, a corrupt gzip stream
+ *   GAN_E_UNSUPPORTED  a valid IDX file whose elements are not unsigned bytes
+ *   GAN_E_OVERFLOW     the sizes multiply past what memory can address
+ *   GAN_E_NOMEM, GAN_E_NULL */
+
+/* Read an idx3 image file (N x H x W bytes) into a new tensor *out of shape
+ * (N, 1, H, W), each pixel v mapped to v / 127.5 - 1 (so 0 -> -1, 255 -> 1,
+ * the range a tanh generator produces).  The caller frees *out. */
+GAN_API gan_status gan_idx_read_images(gan_tensor **out, const char *path);
+/* Read an idx1 label file (N bytes) into a new array *out of N int32 values
+ * (0..255) and set *count = N.  Free the array with gan_labels_free. */
+GAN_API gan_status gan_idx_read_labels(int32_t **out, int64_t *count, const char *path);
+/* Free an array from gan_idx_read_labels (NULL: no-op). */
+GAN_API void gan_labels_free(int32_t *labels);
+
+/* A set of N samples (images as one tensor (N, ...)) with optional int32
+ * labels, read by a gan_loader. */
+typedef struct gan_dataset gan_dataset;
+/* Dataset from an idx3 image file and, if labels_path is not NULL, an idx1
+ * label file with the same N (GAN_E_SHAPE otherwise).  Statuses as for the
+ * readers above. */
+GAN_API gan_status gan_dataset_load_idx(gan_dataset **out, const char *images_path,
+                                        const char *labels_path);
+/* Dataset over `images`, a tensor (N, ...) of at least 2 dimensions made by
+ * gan_tensor_create or gan_tensor_wrap (e.g. (N, 3, 64, 64) from your own
+ * image decoder).  On success the dataset owns `images`; on failure the
+ * caller still does.  labels: N values, copied, or NULL. */
+GAN_API gan_status gan_dataset_create(gan_dataset **out, gan_tensor *images,
+                                      const int32_t *labels);
+GAN_API void gan_dataset_free(gan_dataset *ds);
+/* Number of samples N (0 for NULL). */
+GAN_API int64_t gan_dataset_size(const gan_dataset *ds);
+/* Borrowed images (N, ...) and labels (N, or NULL when there are none). */
+GAN_API const gan_tensor *gan_dataset_images(const gan_dataset *ds);
+GAN_API const int32_t *gan_dataset_labels(const gan_dataset *ds);
+
+/* Options of a loader (bit flags, combine with |). */
+typedef enum gan_loader_flags {
+    GAN_LOADER_SHUFFLE = 1,  /* a new seeded permutation every epoch            */
+    GAN_LOADER_DROP_LAST = 2 /* skip the final batch when it would be short     */
+} gan_loader_flags;
+
+/* Hands out a dataset in batches, epoch after epoch.  The order of epoch e
+ * depends only on (seed, e), so a run resumed at epoch e sees the same
+ * batches as an uninterrupted one.  No allocation after creation. */
+typedef struct gan_loader gan_loader;
+/* New loader over ds (borrowed: it must outlive the loader) with batch
+ * size `batch` >= 1, gan_loader_flags and a shuffling seed.  GAN_E_INVALID
+ * for a bad batch size or unknown flags, or DROP_LAST with batch > N.
+ * Starts at epoch 0. */
+GAN_API gan_status gan_loader_create(gan_loader **out, const gan_dataset *ds, int64_t batch,
+                                     unsigned flags, uint64_t seed);
+GAN_API void gan_loader_free(gan_loader *loader);
+/* Copy the next batch into `batch`, a tensor with `batch` rows of one
+ * sample each: the dataset's per-sample shape or any shape with the same
+ * element count, e.g. (B, 1, 28, 28) or (B, 784) for an MLP (GAN_E_SHAPE
+ * otherwise).  labels: room for B values, or NULL (GAN_E_INVALID if given
+ * and the dataset has none).  *count receives the samples written: B, or
+ * fewer for the short last batch without DROP_LAST (rows after *count are
+ * left as they were; wrap a (count, ...) view with gan_tensor_wrap to train
+ * on it).  At the end of an epoch *count is 0 and GAN_OK is returned; the
+ * next call begins the next epoch. */
+GAN_API gan_status gan_loader_next(gan_loader *loader, gan_tensor *batch, int32_t *labels,
+                                   int64_t *count);
+/* Restart at the beginning of epoch `epoch` (>= 0). */
+GAN_API gan_status gan_loader_set_epoch(gan_loader *loader, int64_t epoch);
+/* Current epoch (0 for NULL). */
+GAN_API int64_t gan_loader_epoch(const gan_loader *loader);
+/* Batches one epoch yields (0 for NULL). */
+GAN_API int64_t gan_loader_batches_per_epoch(const gan_loader *loader);
 
 #ifdef __cplusplus
 }
