@@ -304,6 +304,286 @@ START_TEST(leaky_slope_setting)
 }
 END_TEST
 
+/* ------------------------------------------------------------ batchnorm */
+
+static void bn_ref_file(const char *file)
+{
+    tu_ref *r = tu_ref_load(file);
+    for (int c = 0; c < ncases(r); c++) {
+        gan_layer *l = NULL;
+        TU_OK(gan_layer_batchnorm(&l, (int)cfg(r, c, 0)));
+        ck_assert_str_eq(gan_layer_kind(l), "batchnorm");
+        int training = (int)cfg(r, c, 1);
+        TU_OK(gan_layer_set_training(l, training));
+        TU_OK(gan_layer_set(l, GAN_LAYER_BN_EPS, cfg(r, c, 2)));
+        TU_OK(gan_layer_set(l, GAN_LAYER_BN_MOMENTUM, cfg(r, c, 3)));
+        check_case(l, r, c);
+        ck_assert_int_eq(l->num_batches_tracked, training ? 1 : 0);
+        gan_layer_free(l);
+    }
+    tu_ref_free(r);
+}
+
+START_TEST(batchnorm_4d_matches_pytorch)
+{
+    bn_ref_file("layers_bn4d.bin");
+}
+END_TEST
+
+START_TEST(batchnorm_2d_matches_pytorch)
+{
+    bn_ref_file("layers_bn2d.bin");
+}
+END_TEST
+
+/* Random gamma/beta/running statistics, so no gradient is trivially 1 or 0. */
+static void bn_randomise(gan_layer *l, uint64_t seed)
+{
+    gan_rng *rng = NULL;
+    TU_OK(gan_rng_create(&rng, seed));
+    gan_tensor *t;
+    TU_OK(gan_layer_tensor(l, 0, NULL, &t, NULL));
+    TU_OK(gan_rng_fill_normal(rng, t, 1.0f, 0.5f));
+    TU_OK(gan_layer_tensor(l, 1, NULL, &t, NULL));
+    TU_OK(gan_rng_fill_normal(rng, t, 0.0f, 1.0f));
+    TU_OK(gan_layer_tensor(l, 2, NULL, &t, NULL));
+    TU_OK(gan_rng_fill_normal(rng, t, 0.0f, 1.0f));
+    TU_OK(gan_layer_tensor(l, 3, NULL, &t, NULL));
+    TU_OK(gan_rng_fill_uniform(rng, t, 0.5f, 1.5f));
+    gan_rng_free(rng);
+}
+
+START_TEST(batchnorm_gradcheck)
+{
+    for (int training = 1; training >= 0; training--) {
+        gan_layer *l = NULL;
+        TU_OK(gan_layer_batchnorm(&l, 3));
+        bn_randomise(l, 40 + (uint64_t)training);
+        TU_OK(gan_layer_set_training(l, training));
+        int64_t in4[3] = {3, 2, 3};
+        TU_OK(gan_layer_attach(l, 3, in4));
+        gan_tensor *x = random_tensor(4, 4, 3, 2, 3, 50 + (uint64_t)training);
+        gc_check_layer(l, x, 1e-2f, 2e-2f, 0.0f, 9);
+        gan_tensor_free(x);
+
+        int64_t in2[1] = {3};
+        TU_OK(gan_layer_attach(l, 1, in2));
+        x = random_tensor(2, 5, 3, 0, 0, 60 + (uint64_t)training);
+        gc_check_layer(l, x, 1e-2f, 2e-2f, 0.0f, 10);
+        gan_tensor_free(x);
+        gan_layer_free(l);
+    }
+}
+END_TEST
+
+/* The model's frozen path: param_grads = false gives the same dx and
+ * leaves gamma's and beta's gradients alone, in both modes. */
+START_TEST(batchnorm_frozen_backward)
+{
+    for (int training = 0; training <= 1; training++) {
+        gan_layer *l = NULL;
+        TU_OK(gan_layer_batchnorm(&l, 4));
+        bn_randomise(l, 3);
+        TU_OK(gan_layer_set_training(l, training));
+        int64_t in[3] = {4, 3, 3};
+        TU_OK(gan_layer_attach(l, 3, in));
+        gan_tensor *x = random_tensor(4, 5, 4, 3, 3, 4), *dy = random_tensor(4, 5, 4, 3, 3, 5);
+        gan_tensor *y = like(x), *dx1 = like(x), *dx2 = like(x);
+        TU_OK(gan_layer_forward(l, x, y));
+        TU_OK(gan_layer_zero_grad(l));
+        TU_OK(gan_layer_backward(l, dy, dx1));
+        l->ops->backward(l, gan_tensor_data(dx2), gan_tensor_cdata(dy), gan_tensor_cdata(x),
+                         gan_tensor_cdata(y), 5, false);
+        tu_assert_tensor_close("frozen dx", dx2, dx1, 1e-6);
+        gan_tensor *g;
+        TU_OK(gan_layer_tensor(l, 0, NULL, NULL, &g));
+        float keep = gan_tensor_cdata(g)[1];
+        TU_OK(gan_layer_zero_grad(l));
+        l->ops->backward(l, NULL, gan_tensor_cdata(dy), gan_tensor_cdata(x), gan_tensor_cdata(y),
+                         5, false);
+        ck_assert_float_eq(gan_tensor_cdata(g)[1], 0.0f);
+        ck_assert_float_ne(keep, 0.0f);
+        gan_tensor_free(x);
+        gan_tensor_free(dy);
+        gan_tensor_free(y);
+        gan_tensor_free(dx1);
+        gan_tensor_free(dx2);
+        gan_layer_free(l);
+    }
+}
+END_TEST
+
+/* Training with one value per channel: PyTorch refuses; libgan gives
+ * y = beta, dx = 0, updates running_mean and leaves running_var alone. */
+START_TEST(batchnorm_single_value_per_channel)
+{
+    gan_layer *l = NULL;
+    TU_OK(gan_layer_batchnorm(&l, 2));
+    bn_randomise(l, 8);
+    int64_t in[1] = {2};
+    TU_OK(gan_layer_attach(l, 1, in));
+    gan_tensor *x = random_tensor(2, 1, 2, 0, 0, 9), *y = like(x), *dx = like(x);
+    gan_tensor *beta, *rm, *rv;
+    TU_OK(gan_layer_tensor(l, 1, NULL, &beta, NULL));
+    TU_OK(gan_layer_tensor(l, 2, NULL, &rm, NULL));
+    TU_OK(gan_layer_tensor(l, 3, NULL, &rv, NULL));
+    float rm0 = gan_tensor_cdata(rm)[0], rv0 = gan_tensor_cdata(rv)[0];
+    TU_OK(gan_layer_forward(l, x, y));
+    for (int j = 0; j < 2; j++) {
+        ck_assert(isfinite(gan_tensor_cdata(y)[j]));
+        ck_assert_float_eq_tol(gan_tensor_cdata(y)[j], gan_tensor_cdata(beta)[j], 1e-6f);
+    }
+    ck_assert_float_eq_tol(gan_tensor_cdata(rm)[0], 0.9f * rm0 + 0.1f * gan_tensor_cdata(x)[0], 1e-6f);
+    ck_assert_float_eq(gan_tensor_cdata(rv)[0], rv0);
+    TU_OK(gan_layer_backward(l, x, dx));
+    ck_assert_float_eq(gan_tensor_cdata(dx)[0], 0.0f);
+    ck_assert_float_eq(gan_tensor_cdata(dx)[1], 0.0f);
+    gan_tensor_free(x);
+    gan_tensor_free(y);
+    gan_tensor_free(dx);
+    gan_layer_free(l);
+}
+END_TEST
+
+START_TEST(batchnorm_settings_and_counter)
+{
+    gan_layer *l = NULL;
+    TU_OK(gan_layer_batchnorm(&l, 64));
+    describe_is(l, "batchnorm features=64 eps=1e-05 momentum=0.1");
+    ck_assert_int_eq(gan_layer_tensor_count(l), 4);
+    static const char *names[4] = {"weight", "bias", "running_mean", "running_var"};
+    for (int k = 0; k < 4; k++) {
+        const char *name;
+        gan_tensor *v, *g;
+        TU_OK(gan_layer_tensor(l, k, &name, &v, &g));
+        ck_assert_str_eq(name, names[k]);
+        ck_assert_int_eq(gan_tensor_numel(v), 64);
+        ck_assert(k < 2 ? g != NULL : g == NULL);
+        /* PyTorch's defaults: 1, 0, 0, 1 */
+        ck_assert_float_eq(gan_tensor_cdata(v)[5], (k == 0 || k == 3) ? 1.0f : 0.0f);
+    }
+    TU_OK(gan_layer_set(l, GAN_LAYER_BN_EPS, 1e-3));
+    TU_OK(gan_layer_set(l, GAN_LAYER_BN_MOMENTUM, 0.25));
+    describe_is(l, "batchnorm features=64 eps=0.001 momentum=0.25");
+    TU_OK(gan_layer_set(l, GAN_LAYER_BN_MOMENTUM, 0.0));
+    TU_OK(gan_layer_set(l, GAN_LAYER_BN_MOMENTUM, 1.0));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_BN_EPS, 0.0));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_BN_EPS, -1e-5));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_BN_EPS, NAN));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_BN_EPS, INFINITY));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_BN_MOMENTUM, -0.1));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_BN_MOMENTUM, 1.5));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_BN_MOMENTUM, NAN));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, GAN_LAYER_LEAKY_SLOPE, 0.2));
+    TU_STATUS(GAN_E_INVALID, gan_layer_set(l, (gan_layer_setting)99, 0.2));
+    TU_STATUS(GAN_E_NULL, gan_layer_set(NULL, GAN_LAYER_BN_EPS, 1e-5));
+    describe_is(l, "batchnorm features=64 eps=0.001 momentum=1");
+
+    /* the counter: training forwards only */
+    int64_t in[3] = {64, 2, 2};
+    TU_OK(gan_layer_attach(l, 3, in));
+    gan_tensor *x = random_tensor(4, 2, 64, 2, 2, 1), *y = like(x);
+    TU_OK(gan_layer_forward(l, x, y));
+    TU_OK(gan_layer_forward(l, x, y));
+    ck_assert_int_eq(l->num_batches_tracked, 2);
+    TU_OK(gan_layer_set_training(l, 0));
+    TU_OK(gan_layer_forward(l, x, y));
+    ck_assert_int_eq(l->num_batches_tracked, 2);
+    gan_tensor_free(x);
+    gan_tensor_free(y);
+    gan_layer_free(l);
+}
+END_TEST
+
+START_TEST(batchnorm_wrong_channels)
+{
+    gan_layer *l = NULL;
+    TU_STATUS(GAN_E_NULL, gan_layer_batchnorm(NULL, 3));
+    l = (gan_layer *)&l;
+    TU_STATUS(GAN_E_INVALID, gan_layer_batchnorm(&l, 0));
+    ck_assert_ptr_null(l);
+    TU_STATUS(GAN_E_INVALID, gan_layer_batchnorm(&l, -4));
+    message_has("-4");
+    TU_OK(gan_layer_batchnorm(&l, 16));
+    int64_t bad[3] = {3, 8, 8}, bad1[1] = {15};
+    TU_STATUS(GAN_E_SHAPE, gan_layer_attach(l, 3, bad));
+    message_has("16");
+    message_has("(3, 8, 8)");
+    TU_STATUS(GAN_E_SHAPE, gan_layer_attach(l, 1, bad1));
+    message_has("(15)");
+    gan_layer_free(l);
+}
+END_TEST
+
+START_TEST(init_schemes)
+{
+    gan_rng *rng = NULL;
+    TU_OK(gan_rng_create(&rng, 77));
+    /* dense: PyTorch U(-1/sqrt(in), +), DCGAN N(0, 0.02) and b = 0 */
+    gan_layer *l = NULL;
+    TU_OK(gan_layer_dense(&l, 400, 50, 1));
+    gan_tensor *w, *b;
+    TU_OK(gan_layer_tensor(l, 0, NULL, &w, NULL));
+    TU_OK(gan_layer_tensor(l, 1, NULL, &b, NULL));
+    for (int scheme = 0; scheme <= 1; scheme++) {
+        if (scheme == 1) TU_OK(gan_layer_init(l, GAN_INIT_DCGAN, rng));
+        double sum = 0, sq = 0, lo = 1e9, hi = -1e9;
+        const float *wd = gan_tensor_cdata(w);
+        for (int64_t i = 0; i < gan_tensor_numel(w); i++) {
+            sum += wd[i];
+            sq += (double)wd[i] * wd[i];
+            if (wd[i] < lo) lo = wd[i];
+            if (wd[i] > hi) hi = wd[i];
+        }
+        double n = (double)gan_tensor_numel(w), mean = sum / n, sd = sqrt(sq / n - mean * mean);
+        if (scheme == 0) { /* U(-0.05, 0.05): sd 0.05/sqrt 3 */
+            ck_assert(lo >= -0.05 && hi <= 0.05 && lo < -0.049 && hi > 0.049);
+            ck_assert_double_eq_tol(sd, 0.05 / sqrt(3.0), 2e-3);
+            for (int j = 0; j < 50; j++) ck_assert(fabsf(gan_tensor_cdata(b)[j]) <= 0.05f);
+            ck_assert(gan_tensor_cdata(b)[0] != 0.0f);
+        } else {
+            ck_assert_double_eq_tol(mean, 0.0, 2e-3);
+            ck_assert_double_eq_tol(sd, 0.02, 1e-3);
+            for (int j = 0; j < 50; j++) ck_assert_float_eq(gan_tensor_cdata(b)[j], 0.0f);
+        }
+    }
+    gan_layer_free(l);
+
+    /* batchnorm: DCGAN gamma ~ N(1, 0.02), beta 0, running stats reset */
+    TU_OK(gan_layer_batchnorm(&l, 4000));
+    gan_tensor *rm, *rv;
+    TU_OK(gan_layer_tensor(l, 0, NULL, &w, NULL));
+    TU_OK(gan_layer_tensor(l, 1, NULL, &b, NULL));
+    TU_OK(gan_layer_tensor(l, 2, NULL, &rm, NULL));
+    TU_OK(gan_layer_tensor(l, 3, NULL, &rv, NULL));
+    TU_OK(gan_tensor_fill(b, 3.0f));
+    TU_OK(gan_tensor_fill(rm, 3.0f));
+    TU_OK(gan_tensor_fill(rv, 3.0f));
+    TU_OK(gan_layer_init(l, GAN_INIT_DCGAN, rng));
+    double sum = 0, sq = 0;
+    for (int j = 0; j < 4000; j++) {
+        double g = gan_tensor_cdata(w)[j];
+        sum += g;
+        sq += g * g;
+        ck_assert_float_eq(gan_tensor_cdata(b)[j], 0.0f);
+        ck_assert_float_eq(gan_tensor_cdata(rm)[j], 0.0f);
+        ck_assert_float_eq(gan_tensor_cdata(rv)[j], 1.0f);
+    }
+    double mean = sum / 4000, sd = sqrt(sq / 4000 - mean * mean);
+    ck_assert_double_eq_tol(mean, 1.0, 2e-3);
+    ck_assert_double_eq_tol(sd, 0.02, 2e-3);
+    TU_STATUS(GAN_E_INVALID, gan_layer_init(l, (gan_init)7, rng));
+    TU_STATUS(GAN_E_NULL, gan_layer_init(l, GAN_INIT_DCGAN, NULL));
+    gan_layer_free(l);
+
+    /* parameter-free kinds accept init */
+    TU_OK(gan_layer_relu(&l));
+    TU_OK(gan_layer_init(l, GAN_INIT_DCGAN, rng));
+    gan_layer_free(l);
+    gan_rng_free(rng);
+}
+END_TEST
+
 /* ------------------------------------------------------------ errors */
 
 START_TEST(constructor_errors)
@@ -366,6 +646,14 @@ Suite *suite_layers(void)
     tcase_add_test(tc, activations_gradcheck);
     tcase_add_test(tc, leaky_slope_setting);
     tcase_add_test(tc, describe_lines);
+    tcase_add_test(tc, batchnorm_4d_matches_pytorch);
+    tcase_add_test(tc, batchnorm_2d_matches_pytorch);
+    tcase_add_test(tc, batchnorm_gradcheck);
+    tcase_add_test(tc, batchnorm_frozen_backward);
+    tcase_add_test(tc, batchnorm_single_value_per_channel);
+    tcase_add_test(tc, batchnorm_settings_and_counter);
+    tcase_add_test(tc, batchnorm_wrong_channels);
+    tcase_add_test(tc, init_schemes);
     tcase_add_test(tc, constructor_errors);
     tcase_add_test(tc, dense_wrong_features);
     suite_add_tcase(s, tc);

@@ -138,10 +138,64 @@ def gen_activations():
     ref.write()
 
 
+def gen_batchnorm(group, cases):
+    """cfg = [C, training, eps, momentum].  gamma, beta and the running
+    statistics start random, so eval mode and the momentum update are
+    visible; x has a per-channel offset and scale."""
+    ref = RefFile(group)
+    for shape, training, eps, momentum in cases:
+        put = ref.case()
+        c = shape[1]
+        cls = torch.nn.BatchNorm2d if len(shape) == 4 else torch.nn.BatchNorm1d
+        m = cls(c, eps=eps, momentum=momentum).double()
+        with torch.no_grad():
+            m.weight.copy_(f32(1 + 0.5 * torch.randn(c)))
+            m.bias.copy_(randn(c))
+            m.running_mean.copy_(randn(c))
+            m.running_var.copy_(f32(0.5 + torch.rand(c)))
+        m.train(bool(training))
+        put("cfg", [c, training, eps, momentum])
+        put("weight", m.weight)
+        put("bias", m.bias)
+        put("running_mean", m.running_mean)
+        put("running_var", m.running_var)
+        view = (1, c) + (1,) * (len(shape) - 2)
+        x = f32(torch.randn(*shape) * (0.5 + torch.rand(view) * 3) + torch.randn(view) * 2)
+        run(m, x, put)
+        put("running_mean_out", m.running_mean)
+        put("running_var_out", m.running_var)
+    ref.write()
+
+
 def main():
     torch.manual_seed(1234)
     gen_dense()
     gen_activations()
+    # (shape, training, eps, momentum)
+    gen_batchnorm("bn4d", [
+        ((7, 3, 4, 5), 1, 1e-5, 0.1),
+        ((1, 16, 3, 3), 1, 1e-5, 0.1),
+        ((7, 1, 5, 4), 1, 1e-3, 0.5),
+        ((7, 16, 2, 3), 0, 1e-5, 0.1),
+        ((1, 3, 4, 4), 0, 1e-5, 0.1),
+        ((7, 3, 1, 1), 1, 1e-5, 0.1),
+        ((2, 3, 7, 9), 1, 0.1, 0.0),
+        ((7, 16, 4, 4), 1, 1e-5, 1.0),
+        ((1, 1, 1, 1), 0, 1e-5, 0.1),
+        ((7, 16, 3, 5), 0, 1e-3, 0.3),
+        ((16, 3, 8, 8), 1, 1e-5, 0.1),
+    ])
+    gen_batchnorm("bn2d", [
+        ((7, 3), 1, 1e-5, 0.1),
+        ((7, 16), 1, 1e-5, 0.5),
+        ((7, 1), 1, 1e-3, 0.1),
+        ((1, 16), 0, 1e-5, 0.1),
+        ((7, 16), 0, 1e-5, 0.1),
+        ((2, 5), 1, 1e-5, 1.0),
+        ((7, 3), 0, 0.1, 0.1),
+        ((64, 16), 1, 1e-5, 0.1),
+        ((3, 40), 1, 0.01, 0.0),
+    ])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,356 @@
+/* batchnorm.c — batch normalisation (PyTorch's BatchNorm1d/2d).
+ *
+ * The per-sample input is (C, ...): channel c's statistics are taken over
+ * the batch and every remaining axis, so (C, H, W) is normalised per
+ * channel and (F) per feature.  Viewed as x (N, C, S) with S = H*W (1 for
+ * features), every channel owns N blocks of S contiguous floats.
+ *
+ *   training:  mean, var = batch mean and biased variance of channel c
+ *              y = (x - mean) / sqrt(var + eps) * gamma + beta
+ *              running_mean = (1 - momentum) running_mean + momentum mean
+ *              running_var  = (1 - momentum) running_var
+ *                             + momentum var * m / (m - 1)      (m = N*S)
+ *   eval:      the same y with running_mean / running_var
+ *
+ * Slots: "weight" (gamma), "bias" (beta), buffers "running_mean",
+ * "running_var" (C each); num_batches_tracked counts training forwards.
+ *
+ * A channel with a single value (m = 1) has no unbiased variance; PyTorch
+ * refuses such a training batch.  Here the forward still works (var = 0, so
+ * y = beta and dx = 0) and running_var is left unchanged for that batch.
+ *
+ * Sums and the backward's elementwise pass run in double (for small m the
+ * terms of dx nearly cancel); all loops run over one contiguous channel
+ * block, and the reductions keep LANES independent accumulators, so the
+ * compiler can vectorise them. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct bn_impl {
+    double eps;       /* > 0                                             */
+    double momentum;  /* [0, 1]                                          */
+    bool saved_training; /* mode of the last forward (backward needs it) */
+    double *mean;     /* (C) statistics the last forward normalised with */
+    double *rstd;     /* (C) 1 / sqrt(var + eps) of that forward         */
+    double *acc_a;    /* (C) per-channel sums                            */
+    double *acc_b;    /* (C)                                             */
+} bn_impl;
+
+enum { GAMMA, BETA, RUNNING_MEAN, RUNNING_VAR };
+
+static int64_t channels(const gan_layer *l) { return l->slot[GAMMA].shape.d[0]; }
+/* Elements per channel block: the product of the per-sample axes after C. */
+static int64_t block_size(const gan_layer *l) { return gan_shape_numel(&l->in) / channels(l); }
+
+/* ------------------------------------------------ per-block reductions */
+/* Eight independent double accumulators, so the loops vectorise without
+ * reassociating floating-point sums. */
+#define LANES 8
+
+/* sum_i x[i] */
+static double sum_block(const float *x, int64_t s)
+{
+    double acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= s; i += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] += x[i + k];
+    double t = 0;
+    for (; i < s; i++) t += x[i];
+    for (int k = 0; k < LANES; k++) t += acc[k];
+    return t;
+}
+
+/* sum_i (x[i] - mean)^2 */
+static double sq_dev_block(const float *x, double mean, int64_t s)
+{
+    double acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= s; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            double d = x[i + k] - mean;
+            acc[k] += d * d;
+        }
+    double t = 0;
+    for (; i < s; i++) {
+        double d = x[i] - mean;
+        t += d * d;
+    }
+    for (int k = 0; k < LANES; k++) t += acc[k];
+    return t;
+}
+
+/* sum_i dy[i] (x[i] - mean) */
+static double dot_dev_block(const float *dy, const float *x, double mean, int64_t s)
+{
+    double acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= s; i += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] += dy[i + k] * (x[i + k] - mean);
+    double t = 0;
+    for (; i < s; i++) t += dy[i] * (x[i] - mean);
+    for (int k = 0; k < LANES; k++) t += acc[k];
+    return t;
+}
+
+/* ------------------------------------------------- elementwise blocks */
+/* Written in LANES-wide steps like the reductions (gcc -O2 vectorises such
+ * a fixed-width body, but not a plain loop that would need an epilogue);
+ * restrict: the blocks never overlap. */
+
+/* y = (x - mean) scale + shift */
+static void affine_block(float *restrict y, const float *restrict x, float mean, float scale,
+                         float shift, int64_t s)
+{
+    int64_t i = 0;
+    for (; i + LANES <= s; i += LANES)
+        for (int k = 0; k < LANES; k++) y[i + k] = (x[i + k] - mean) * scale + shift;
+    for (; i < s; i++) y[i] = (x[i] - mean) * scale + shift;
+}
+
+/* dx = a ((dy - mdy) - (x - mean) k), in double */
+static void dx_block(float *restrict dx, const float *restrict dy, const float *restrict x,
+                     double mean, double a, double mdy, double k, int64_t s)
+{
+    int64_t i = 0;
+    for (; i + LANES <= s; i += LANES)
+        for (int e = 0; e < LANES; e++)
+            dx[i + e] = (float)(a * ((dy[i + e] - mdy) - (x[i + e] - mean) * k));
+    for (; i < s; i++) dx[i] = (float)(a * ((dy[i] - mdy) - (x[i] - mean) * k));
+}
+
+/* ------------------------------------------------------------ attach */
+
+static gan_status bn_attach(gan_layer *l, const gan_shape *in, gan_shape *out)
+{
+    if (in->d[0] != channels(l)) {
+        char got[96];
+        return gan_fail(GAN_E_SHAPE,
+                        "batchnorm: num_features = %lld, so the per-sample input must be (%lld) or "
+                        "(%lld, H, W); got %s",
+                        (long long)channels(l), (long long)channels(l), (long long)channels(l),
+                        gan_shape_str(in, got, sizeof got));
+    }
+    *out = *in;
+    return GAN_OK;
+}
+
+/* ------------------------------------------------------------ forward */
+
+/* mean (C), var (C, biased) of x (N, C, S) into impl->acc_a / acc_b. */
+static void batch_stats(gan_layer *l, const float *x, int64_t n)
+{
+    bn_impl *b = l->impl;
+    const int64_t c = channels(l), s = block_size(l);
+    const double m = (double)(n * s);
+    double *mean = b->acc_a, *var = b->acc_b; /* (C) */
+    memset(mean, 0, (size_t)c * sizeof *mean);
+    memset(var, 0, (size_t)c * sizeof *var);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++) mean[j] += sum_block(x + (i * c + j) * s, s);
+    for (int64_t j = 0; j < c; j++) mean[j] /= m;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++)
+            var[j] += sq_dev_block(x + (i * c + j) * s, mean[j], s);
+    for (int64_t j = 0; j < c; j++) var[j] /= m;
+}
+
+/* y = (x - mean) rstd gamma + beta, with batch statistics in training mode
+ * (updating the running ones) or the running statistics in eval mode. */
+static void bn_forward(gan_layer *l, float *y, const float *x, int64_t n)
+{
+    bn_impl *b = l->impl;
+    const int64_t c = channels(l), s = block_size(l);
+    const float *gamma = l->slot[GAMMA].value.data;   /* (C) */
+    const float *beta = l->slot[BETA].value.data;     /* (C) */
+    float *run_mean = l->slot[RUNNING_MEAN].value.data; /* (C) */
+    float *run_var = l->slot[RUNNING_VAR].value.data;   /* (C) */
+
+    b->saved_training = l->training;
+    if (l->training) {
+        batch_stats(l, x, n);
+        const int64_t m = n * s;
+        const double mom = b->momentum;
+        for (int64_t j = 0; j < c; j++) {
+            double mean = b->acc_a[j], var = b->acc_b[j];
+            b->mean[j] = mean;
+            b->rstd[j] = 1.0 / sqrt(var + b->eps);
+            run_mean[j] = (float)((1.0 - mom) * run_mean[j] + mom * mean);
+            if (m > 1)
+                run_var[j] = (float)((1.0 - mom) * run_var[j] + mom * var * m / (m - 1));
+        }
+        l->num_batches_tracked++;
+    } else {
+        for (int64_t j = 0; j < c; j++) {
+            b->mean[j] = run_mean[j];
+            b->rstd[j] = 1.0 / sqrt((double)run_var[j] + b->eps);
+        }
+    }
+
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++) {
+            const int64_t off = (i * c + j) * s; /* channel block (S) */
+            affine_block(y + off, x + off, (float)b->mean[j], (float)(gamma[j] * b->rstd[j]),
+                         beta[j], s);
+        }
+}
+
+/* ------------------------------------------------------------ backward */
+
+/* With xhat = (x - mean) rstd, per channel:
+ *   dbeta  += sum dy            dgamma += sum dy xhat
+ *   training:  dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat))
+ *   eval:      dx = gamma rstd dy      (the statistics are constants) */
+static void bn_backward(gan_layer *l, float *dx, const float *dy, const float *x,
+                        const float *y, int64_t n, bool param_grads)
+{
+    (void)y;
+    bn_impl *b = l->impl;
+    const int64_t c = channels(l), s = block_size(l);
+    const float *gamma = l->slot[GAMMA].value.data; /* (C) */
+    double *sum_dy = b->acc_a, *sum_dy_dev = b->acc_b; /* (C): sum dy, sum dy (x - mean) */
+
+    memset(sum_dy, 0, (size_t)c * sizeof *sum_dy);
+    memset(sum_dy_dev, 0, (size_t)c * sizeof *sum_dy_dev);
+    if (param_grads || b->saved_training)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < c; j++) {
+                const int64_t off = (i * c + j) * s;
+                sum_dy[j] += sum_block(dy + off, s);
+                sum_dy_dev[j] += dot_dev_block(dy + off, x + off, b->mean[j], s);
+            }
+
+    if (param_grads) {
+        float *dgamma = l->slot[GAMMA].grad.data; /* (C) */
+        float *dbeta = l->slot[BETA].grad.data;   /* (C) */
+        for (int64_t j = 0; j < c; j++) {
+            dgamma[j] += (float)(sum_dy_dev[j] * b->rstd[j]);
+            dbeta[j] += (float)sum_dy[j];
+        }
+    }
+    if (dx == NULL) return;
+
+    const double m = (double)(n * s);
+    for (int64_t j = 0; j < c; j++) {
+        /* reuse the sums as the per-channel constants of dx */
+        if (b->saved_training) {
+            sum_dy[j] /= m;                            /* mean(dy)                  */
+            sum_dy_dev[j] *= b->rstd[j] * b->rstd[j] / m; /* mean(dy xhat) rstd         */
+        } else {
+            sum_dy[j] = 0.0;
+            sum_dy_dev[j] = 0.0;
+        }
+    }
+    /* In double: for small m the terms nearly cancel (for m = 2, dx is
+     * O(eps / var) of dy). */
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++) {
+            const int64_t off = (i * c + j) * s; /* channel block (S) */
+            dx_block(dx + off, dy + off, x + off, b->mean[j], gamma[j] * b->rstd[j], sum_dy[j],
+                     sum_dy_dev[j], s);
+        }
+}
+
+/* ------------------------------------------------------------ the rest */
+
+/* PyTorch: gamma 1, beta 0.  DCGAN: gamma ~ N(1, 0.02), beta 0.  Both
+ * reset the running statistics (mean 0, var 1, counter 0), as PyTorch's
+ * reset_parameters does. */
+static void bn_init(gan_layer *l, gan_init scheme, gan_rng *rng)
+{
+    const int64_t c = channels(l);
+    float *gamma = l->slot[GAMMA].value.data, *beta = l->slot[BETA].value.data;
+    float *run_mean = l->slot[RUNNING_MEAN].value.data, *run_var = l->slot[RUNNING_VAR].value.data;
+    if (scheme == GAN_INIT_DCGAN) gan_fill_normal(gamma, c, 1.0f, 0.02f, rng);
+    else
+        for (int64_t j = 0; j < c; j++) gamma[j] = 1.0f;
+    for (int64_t j = 0; j < c; j++) {
+        beta[j] = 0.0f;
+        run_mean[j] = 0.0f;
+        run_var[j] = 1.0f;
+    }
+    l->num_batches_tracked = 0;
+}
+
+static gan_status bn_set(gan_layer *l, gan_layer_setting setting, double value)
+{
+    bn_impl *b = l->impl;
+    switch (setting) {
+    case GAN_LAYER_BN_EPS:
+        if (!(value > 0.0) || !isfinite(value))
+            return gan_fail(GAN_E_INVALID, "gan_layer_set: batchnorm eps = %g, must be > 0", value);
+        b->eps = value;
+        return GAN_OK;
+    case GAN_LAYER_BN_MOMENTUM:
+        if (!(value >= 0.0 && value <= 1.0))
+            return gan_fail(GAN_E_INVALID, "gan_layer_set: batchnorm momentum = %g, must be in [0, 1]",
+                            value);
+        b->momentum = value;
+        return GAN_OK;
+    default:
+        return gan_fail(GAN_E_INVALID, "gan_layer_set: batchnorm has no setting %d", (int)setting);
+    }
+}
+
+static int bn_describe(const gan_layer *l, char *buf, size_t cap)
+{
+    const bn_impl *b = l->impl;
+    return snprintf(buf, cap, "batchnorm features=%lld eps=%.9g momentum=%.9g",
+                    (long long)channels(l), b->eps, b->momentum);
+}
+
+static void bn_destroy(gan_layer *l)
+{
+    bn_impl *b = l->impl;
+    if (b == NULL) return;
+    gan_dealloc(b->mean);
+    gan_dealloc(b->rstd);
+    gan_dealloc(b->acc_a);
+    gan_dealloc(b->acc_b);
+    gan_dealloc(b);
+    l->impl = NULL;
+}
+
+static const gan_layer_ops bn_ops = {
+    .kind = "batchnorm",
+    .attach = bn_attach,
+    .reserve = NULL, /* all scratch is per channel, sized at construction */
+    .forward = bn_forward,
+    .backward = bn_backward,
+    .init = bn_init,
+    .set = bn_set,
+    .describe = bn_describe,
+    .destroy = bn_destroy,
+};
+
+gan_status gan_layer_batchnorm(gan_layer **out, int num_features)
+{
+    GAN_CHECK_NULL(out, "gan_layer_batchnorm");
+    *out = NULL;
+    if (num_features < 1)
+        return gan_fail(GAN_E_INVALID, "gan_layer_batchnorm: num_features = %d, must be >= 1",
+                        num_features);
+    gan_layer *l = gan_layer_new(&bn_ops);
+    if (l == NULL) return GAN_E_NOMEM;
+    bn_impl *b = gan_alloc_zero(sizeof *b);
+    l->impl = b;
+    if (b == NULL) goto nomem;
+    b->eps = 1e-5;
+    b->momentum = 0.1;
+    b->mean = gan_alloc_zero((size_t)num_features * sizeof(double));
+    b->rstd = gan_alloc_zero((size_t)num_features * sizeof(double));
+    b->acc_a = gan_alloc_zero((size_t)num_features * sizeof(double));
+    b->acc_b = gan_alloc_zero((size_t)num_features * sizeof(double));
+    if (!b->mean || !b->rstd || !b->acc_a || !b->acc_b) goto nomem;
+    int64_t shape[1] = {num_features};
+    gan_layer_add_slot(l, "weight", 1, shape, false);
+    gan_layer_add_slot(l, "bias", 1, shape, false);
+    gan_layer_add_slot(l, "running_mean", 1, shape, true);
+    gan_layer_add_slot(l, "running_var", 1, shape, true);
+    return gan_layer_finish(l, out);
+nomem:
+    gan_layer_destroy(l);
+    return GAN_E_NOMEM;
+}
