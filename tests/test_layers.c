@@ -584,6 +584,95 @@ START_TEST(init_schemes)
 }
 END_TEST
 
+/* ------------------------------------------------------------ reshape, flatten */
+
+START_TEST(reshape_flatten_match_pytorch)
+{
+    tu_ref *r = tu_ref_load("layers_reshape.bin");
+    for (int c = 0; c < ncases(r); c++) {
+        gan_layer *l = NULL;
+        if (cfg(r, c, 0) == 0) {
+            int64_t shape[3] = {(int64_t)cfg(r, c, 2), (int64_t)cfg(r, c, 3), (int64_t)cfg(r, c, 4)};
+            TU_OK(gan_layer_reshape(&l, (int)cfg(r, c, 1), shape));
+            ck_assert_str_eq(gan_layer_kind(l), "reshape");
+        } else {
+            TU_OK(gan_layer_flatten(&l));
+            ck_assert_str_eq(gan_layer_kind(l), "flatten");
+        }
+        check_case(l, r, c);
+        /* the output shape is the reference y's per-sample shape */
+        int nd;
+        int64_t os[GAN_MAX_DIMS];
+        TU_OK(gan_layer_output_shape(l, &nd, os));
+        gan_tensor *y = ref_case(r, c, "y");
+        ck_assert_int_eq(nd, gan_tensor_ndim(y) - 1);
+        for (int i = 0; i < nd; i++) ck_assert_int_eq(os[i], gan_tensor_dim(y, i + 1));
+        gan_layer_free(l);
+    }
+    tu_ref_free(r);
+}
+END_TEST
+
+START_TEST(reshape_flatten_gradcheck)
+{
+    gan_layer *l = NULL;
+    int64_t to[2] = {6, 2}, in[3] = {3, 2, 2};
+    TU_OK(gan_layer_reshape(&l, 2, to));
+    TU_OK(gan_layer_attach(l, 3, in));
+    gan_tensor *x = random_tensor(4, 2, 3, 2, 2, 21);
+    gc_check_layer(l, x, 1e-2f, 1e-2f, 0.0f, 22);
+    gan_layer_free(l);
+    TU_OK(gan_layer_flatten(&l));
+    TU_OK(gan_layer_attach(l, 3, in));
+    gc_check_layer(l, x, 1e-2f, 1e-2f, 0.0f, 23);
+    gan_tensor_free(x);
+    gan_layer_free(l);
+}
+END_TEST
+
+START_TEST(reshape_errors)
+{
+    gan_layer *l = (gan_layer *)&l;
+    int64_t s3[3] = {256, 7, 7}, zero[2] = {4, 0}, neg[1] = {-3}, s4[4] = {1, 2, 3, 4};
+    TU_STATUS(GAN_E_NULL, gan_layer_reshape(NULL, 3, s3));
+    TU_STATUS(GAN_E_NULL, gan_layer_reshape(&l, 3, NULL));
+    ck_assert_ptr_null(l);
+    TU_STATUS(GAN_E_INVALID, gan_layer_reshape(&l, 0, s3));
+    TU_STATUS(GAN_E_INVALID, gan_layer_reshape(&l, 4, s4));
+    TU_STATUS(GAN_E_INVALID, gan_layer_reshape(&l, 2, zero));
+    TU_STATUS(GAN_E_INVALID, gan_layer_reshape(&l, 1, neg));
+    message_has("-3");
+    TU_STATUS(GAN_E_NULL, gan_layer_flatten(NULL));
+
+    TU_OK(gan_layer_reshape(&l, 3, s3));
+    describe_is(l, "reshape 256 7 7");
+    int64_t bad[1] = {12545}, good[1] = {256 * 7 * 7};
+    TU_STATUS(GAN_E_SHAPE, gan_layer_attach(l, 1, bad));
+    message_has("(12545)");
+    message_has("(256, 7, 7)");
+    TU_OK(gan_layer_attach(l, 1, good));
+    gan_layer_free(l);
+    int64_t s1[1] = {10}, s2[2] = {5, 2};
+    TU_OK(gan_layer_reshape(&l, 1, s1));
+    describe_is(l, "reshape 10");
+    gan_layer_free(l);
+    TU_OK(gan_layer_reshape(&l, 2, s2));
+    describe_is(l, "reshape 5 2");
+    gan_layer_free(l);
+    TU_OK(gan_layer_flatten(&l));
+    describe_is(l, "flatten");
+    int nd;
+    int64_t os[GAN_MAX_DIMS];
+    TU_STATUS(GAN_E_STATE, gan_layer_output_shape(l, &nd, os));
+    int64_t in[3] = {64, 7, 7};
+    TU_OK(gan_layer_attach(l, 3, in));
+    TU_OK(gan_layer_output_shape(l, &nd, os));
+    ck_assert_int_eq(nd, 1);
+    ck_assert_int_eq(os[0], 64 * 49);
+    gan_layer_free(l);
+}
+END_TEST
+
 /* ------------------------------------------------------------ errors */
 
 START_TEST(constructor_errors)
@@ -654,6 +743,9 @@ Suite *suite_layers(void)
     tcase_add_test(tc, batchnorm_settings_and_counter);
     tcase_add_test(tc, batchnorm_wrong_channels);
     tcase_add_test(tc, init_schemes);
+    tcase_add_test(tc, reshape_flatten_match_pytorch);
+    tcase_add_test(tc, reshape_flatten_gradcheck);
+    tcase_add_test(tc, reshape_errors);
     tcase_add_test(tc, constructor_errors);
     tcase_add_test(tc, dense_wrong_features);
     suite_add_tcase(s, tc);

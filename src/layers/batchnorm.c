@@ -19,8 +19,9 @@
  * refuses such a training batch.  Here the forward still works (var = 0, so
  * y = beta and dx = 0) and running_var is left unchanged for that batch.
  *
- * Sums and the backward's elementwise pass run in double (for small m the
- * terms of dx nearly cancel); all loops run over one contiguous channel
+ * Sums and the elementwise passes run in double (x may sit far from 0
+ * compared with its spread, and for small m the terms of dx nearly
+ * cancel); all loops run over one contiguous channel
  * block, and the reductions keep LANES independent accumulators, so the
  * compiler can vectorise them. */
 #include "internal.h"
@@ -100,14 +101,15 @@ static double dot_dev_block(const float *dy, const float *x, double mean, int64_
  * a fixed-width body, but not a plain loop that would need an epilogue);
  * restrict: the blocks never overlap. */
 
-/* y = (x - mean) scale + shift */
-static void affine_block(float *restrict y, const float *restrict x, float mean, float scale,
-                         float shift, int64_t s)
+/* y = (x - mean) scale + shift, in double (x may sit far from 0 compared
+ * with its spread) */
+static void affine_block(float *restrict y, const float *restrict x, double mean, double scale,
+                         double shift, int64_t s)
 {
     int64_t i = 0;
     for (; i + LANES <= s; i += LANES)
-        for (int k = 0; k < LANES; k++) y[i + k] = (x[i + k] - mean) * scale + shift;
-    for (; i < s; i++) y[i] = (x[i] - mean) * scale + shift;
+        for (int k = 0; k < LANES; k++) y[i + k] = (float)((x[i + k] - mean) * scale + shift);
+    for (; i < s; i++) y[i] = (float)((x[i] - mean) * scale + shift);
 }
 
 /* dx = a ((dy - mdy) - (x - mean) k), in double */
@@ -192,8 +194,7 @@ static void bn_forward(gan_layer *l, float *y, const float *x, int64_t n)
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < c; j++) {
             const int64_t off = (i * c + j) * s; /* channel block (S) */
-            affine_block(y + off, x + off, (float)b->mean[j], (float)(gamma[j] * b->rstd[j]),
-                         beta[j], s);
+            affine_block(y + off, x + off, b->mean[j], gamma[j] * b->rstd[j], beta[j], s);
         }
 }
 

@@ -141,9 +141,11 @@ def gen_activations():
 def gen_batchnorm(group, cases):
     """cfg = [C, training, eps, momentum].  gamma, beta and the running
     statistics start random, so eval mode and the momentum update are
-    visible; x has a per-channel offset and scale."""
+    visible; x has a per-channel offset and scale (an extra `offset` moves
+    x and the running mean far from 0 compared with the spread)."""
     ref = RefFile(group)
-    for shape, training, eps, momentum in cases:
+    for shape, training, eps, momentum, *offset in cases:
+        offset = offset[0] if offset else 0.0
         put = ref.case()
         c = shape[1]
         cls = torch.nn.BatchNorm2d if len(shape) == 4 else torch.nn.BatchNorm1d
@@ -151,7 +153,7 @@ def gen_batchnorm(group, cases):
         with torch.no_grad():
             m.weight.copy_(f32(1 + 0.5 * torch.randn(c)))
             m.bias.copy_(randn(c))
-            m.running_mean.copy_(randn(c))
+            m.running_mean.copy_(f32(torch.randn(c) + offset))
             m.running_var.copy_(f32(0.5 + torch.rand(c)))
         m.train(bool(training))
         put("cfg", [c, training, eps, momentum])
@@ -160,10 +162,35 @@ def gen_batchnorm(group, cases):
         put("running_mean", m.running_mean)
         put("running_var", m.running_var)
         view = (1, c) + (1,) * (len(shape) - 2)
-        x = f32(torch.randn(*shape) * (0.5 + torch.rand(view) * 3) + torch.randn(view) * 2)
+        x = f32(torch.randn(*shape) * (0.5 + torch.rand(view) * 3) + torch.randn(view) * 2
+                + offset)
         run(m, x, put)
         put("running_mean_out", m.running_mean)
         put("running_var_out", m.running_var)
+    ref.write()
+
+
+class Reshape(torch.nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x):
+        return x.reshape((x.shape[0],) + tuple(self.shape))
+
+
+def gen_reshape():
+    """cfg = [kind (0 reshape, 1 flatten), ndim, d0, d1, d2] (unused dims 0)."""
+    ref = RefFile("reshape")
+    for shape, target in [((7, 60), (3, 4, 5)), ((7, 3, 4, 5), (12, 5)), ((1, 16, 2, 2), (64,)),
+                          ((2, 6), (2, 3, 1)), ((7, 2, 3), (3, 2)), ((3, 1, 1, 1), (1,))]:
+        put = ref.case()
+        put("cfg", [0, len(target)] + list(target) + [0] * (3 - len(target)))
+        run(Reshape(target), randn(*shape), put)
+    for shape in [(7, 3, 4, 5), (1, 16, 2, 2), (2, 5), (7, 4, 6)]:
+        put = ref.case()
+        put("cfg", [1, 0, 0, 0, 0])
+        run(torch.nn.Flatten(), randn(*shape), put)
     ref.write()
 
 
@@ -184,6 +211,8 @@ def main():
         ((1, 1, 1, 1), 0, 1e-5, 0.1),
         ((7, 16, 3, 5), 0, 1e-3, 0.3),
         ((16, 3, 8, 8), 1, 1e-5, 0.1),
+        ((7, 3, 5, 5), 1, 1e-5, 0.1, 1000.0),
+        ((4, 3, 5, 5), 0, 1e-5, 0.1, -3000.0),
     ])
     gen_batchnorm("bn2d", [
         ((7, 3), 1, 1e-5, 0.1),
@@ -195,7 +224,9 @@ def main():
         ((7, 3), 0, 0.1, 0.1),
         ((64, 16), 1, 1e-5, 0.1),
         ((3, 40), 1, 0.01, 0.0),
+        ((7, 5), 1, 1e-5, 0.1, 2000.0),
     ])
+    gen_reshape()
 
 
 if __name__ == "__main__":
