@@ -1,0 +1,247 @@
+/* conv_transpose2d.c — transposed 2-D convolution (PyTorch's
+ * nn.ConvTranspose2d, groups = dilation = 1): the adjoint of conv2d, each
+ * input pixel scattering a weighted kernel into the output.
+ *
+ *   y[n, o, i*s - p + ki, j*s - p + kj] += x[n,c,i,j] W[c,o,ki,kj];  y += b[o]
+ *   output size (in - 1)*s - 2p + k + output_padding per axis
+ *
+ * Slots: "weight" (Cin, Cout, kh, kw), optional "bias" (Cout).  The lowering
+ * is conv2d's run backwards, over the whole batch; the "image" of the
+ * im2col geometry is the output y, its window grid is the input x.
+ * K = Cout*kh*kw, P = Hin*Win:
+ *
+ *   forward   x_cn (Cin, N*P) = x with axes swapped
+ *             cols (K, N*P)   = W^T (K, Cin) . x_cn                 one GEMM
+ *             y               = col2im(cols) + b
+ *   backward  dcols (K, N*P)  = im2col(dy)
+ *             dW (Cin, K)    += x_cn . dcols^T                      one GEMM
+ *             db (Cout)      += sum over N, Hout, Wout of dy
+ *             dx_cn (Cin, N*P) = W . dcols ; dx = dx_cn, axes swapped  one GEMM
+ *
+ * backward reuses x_cn from the most recent forward: it belongs to the same
+ * x that backward is handed (the layer keeps only its last forward). */
+#include "internal.h"
+#include "im2col.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct conv_transpose2d {
+    int64_t in_c, out_c, kh, kw, stride, pad, out_pad;
+    bool has_bias;
+    /* Scratch for reserved_batch samples (see convt_reserve). */
+    float *x_cn;  /* (Cin, N*P) the last forward's x, channel-major */
+    float *cols;  /* (K, N*P)   forward: W^T x_cn; backward: im2col(dy) */
+    float *dx_cn; /* (Cin, N*P) */
+} conv_transpose2d;
+
+/* The window sweep: windows at the input's pixels, over the output image. */
+static gan_conv_geom geometry(const gan_layer *l)
+{
+    const conv_transpose2d *c = l->impl;
+    gan_conv_geom g = {
+        .channels = c->out_c, .height = l->out.d[1], .width = l->out.d[2],
+        .kh = c->kh, .kw = c->kw, .stride = c->stride, .pad = c->pad,
+        .out_h = l->in.d[1], .out_w = l->in.d[2],
+    };
+    return g;
+}
+
+static gan_status convt_attach(gan_layer *l, const gan_shape *in, gan_shape *out)
+{
+    const conv_transpose2d *c = l->impl;
+    char got[96];
+    if (in->ndim != 3)
+        return gan_fail(GAN_E_SHAPE,
+                        "conv_transpose2d: input must be (C, H, W) with C = %lld, got %s",
+                        (long long)c->in_c, gan_shape_str(in, got, sizeof got));
+    if (in->d[0] != c->in_c)
+        return gan_fail(GAN_E_SHAPE,
+                        "conv_transpose2d: input has %lld channels, layer expects %lld (input %s)",
+                        (long long)in->d[0], (long long)c->in_c, gan_shape_str(in, got, sizeof got));
+    const int64_t h = in->d[1], w = in->d[2];
+    if (h > INT_MAX / w) /* P is a GEMM dimension (int) */
+        return gan_fail(GAN_E_OVERFLOW, "conv_transpose2d: input %lldx%lld has more than INT_MAX pixels",
+                        (long long)h, (long long)w);
+    const int64_t oh = (h - 1) * c->stride - 2 * c->pad + c->kh + c->out_pad;
+    const int64_t ow = (w - 1) * c->stride - 2 * c->pad + c->kw + c->out_pad;
+    if (oh < 1 || ow < 1)
+        return gan_fail(GAN_E_SHAPE,
+                        "conv_transpose2d: input %lldx%lld gives an empty %lldx%lld output "
+                        "(kernel %lldx%lld, stride %lld, padding %lld, output_padding %lld)",
+                        (long long)h, (long long)w, (long long)oh, (long long)ow,
+                        (long long)c->kh, (long long)c->kw, (long long)c->stride,
+                        (long long)c->pad, (long long)c->out_pad);
+    int64_t oshape[3] = {c->out_c, oh, ow};
+    GAN_TRY(gan_shape_check(3, oshape, "conv_transpose2d: output"));
+    out->ndim = 3;
+    for (int i = 0; i < 3; i++) out->d[i] = oshape[i];
+    /* A new input shape changes the scratch sizes: make the next forward
+     * reserve again even for a batch it has seen. */
+    l->reserved_batch = 0;
+    return GAN_OK;
+}
+
+/* Scratch for `batch` samples.  The new buffers are all allocated before
+ * the old ones go, so a failure leaves the layer usable at its old size. */
+static gan_status convt_reserve(gan_layer *l, int64_t batch)
+{
+    conv_transpose2d *c = l->impl;
+    const int64_t k = c->out_c * c->kh * c->kw, p = l->in.d[1] * l->in.d[2];
+    if (batch > INT_MAX / p)
+        return gan_fail(GAN_E_OVERFLOW,
+                        "conv_transpose2d: batch %lld x %lld input pixels exceeds INT_MAX (a GEMM dimension)",
+                        (long long)batch, (long long)p);
+    const int64_t np = batch * p;
+    float *x_cn = gan_alloc_floats(c->in_c * np);
+    float *cols = gan_alloc_floats(k * np);
+    float *dx_cn = gan_alloc_floats(c->in_c * np);
+    if (x_cn == NULL || cols == NULL || dx_cn == NULL) {
+        gan_dealloc(x_cn);
+        gan_dealloc(cols);
+        gan_dealloc(dx_cn);
+        return GAN_E_NOMEM;
+    }
+    gan_dealloc(c->x_cn);
+    gan_dealloc(c->cols);
+    gan_dealloc(c->dx_cn);
+    c->x_cn = x_cn;
+    c->cols = cols;
+    c->dx_cn = dx_cn;
+    return GAN_OK;
+}
+
+/* y = W^T-scatter of x + b */
+static void convt_forward(gan_layer *l, float *y, const float *x, int64_t n)
+{
+    conv_transpose2d *c = l->impl;
+    const gan_conv_geom g = geometry(l);
+    const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
+    const float *w = l->slot[0].value.data;                       /* (Cin, K) */
+    const float *b = c->has_bias ? l->slot[1].value.data : NULL;  /* (Cout)   */
+    gan_nchw_to_cn(c->x_cn, x, n, c->in_c, p);                    /* (Cin, N*P) */
+    gan_sgemm(true, false, k, np, c->in_c, 1.0f, w, k, c->x_cn, np, 0.0f, c->cols, np);
+    gan_col2im(y, c->cols, b, &g, n);                             /* (N, Cout, Ho, Wo) */
+}
+
+/* dcols = im2col(dy);  dW += x . dcols^T;  db += sum dy;  dx = W . dcols */
+static void convt_backward(gan_layer *l, float *dx, const float *dy, const float *x,
+                           const float *y, int64_t n, bool param_grads)
+{
+    (void)x; /* still in c->x_cn, channel-major */
+    (void)y;
+    if (dx == NULL && !param_grads) return;
+    conv_transpose2d *c = l->impl;
+    const gan_conv_geom g = geometry(l);
+    const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
+    float *dcols = c->cols;                                       /* (K, N*P) */
+    gan_im2col(dcols, dy, &g, n);
+    if (param_grads) {
+        float *dw = l->slot[0].grad.data;                         /* (Cin, K) */
+        gan_sgemm(false, true, c->in_c, k, np, 1.0f, c->x_cn, np, dcols, np, 1.0f, dw, k);
+        if (c->has_bias)
+            gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, g.height * g.width);
+    }
+    if (dx != NULL) {
+        const float *w = l->slot[0].value.data;                   /* (Cin, K) */
+        gan_sgemm(false, false, c->in_c, np, k, 1.0f, w, k, dcols, np, 0.0f, c->dx_cn, np);
+        gan_cn_to_nchw(dx, c->dx_cn, NULL, n, c->in_c, p);        /* (N, Cin, Hin, Win) */
+    }
+}
+
+/* PyTorch: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), +) for W and the
+ * same bound for b.  PyTorch takes fan_in from weight.size(1) = Cout, so
+ * fan_in = Cout*kh*kw here.  DCGAN: W ~ N(0, 0.02), b = 0. */
+static void convt_init(gan_layer *l, gan_init scheme, gan_rng *rng)
+{
+    const conv_transpose2d *c = l->impl;
+    gan_tensor *w = &l->slot[0].value;
+    float *b = c->has_bias ? l->slot[1].value.data : NULL;
+    if (scheme == GAN_INIT_DCGAN) {
+        gan_fill_normal(w->data, w->numel, 0.0f, 0.02f, rng);
+        if (b) memset(b, 0, (size_t)c->out_c * sizeof(float));
+        return;
+    }
+    float bound = (float)(1.0 / sqrt((double)(c->out_c * c->kh * c->kw)));
+    gan_fill_uniform(w->data, w->numel, -bound, bound, rng);
+    if (b) gan_fill_uniform(b, c->out_c, -bound, bound, rng);
+}
+
+static int convt_describe(const gan_layer *l, char *buf, size_t cap)
+{
+    const conv_transpose2d *c = l->impl;
+    return snprintf(buf, cap,
+                    "conv_transpose2d in=%lld out=%lld k=%lldx%lld s=%lld p=%lld op=%lld bias=%d",
+                    (long long)c->in_c, (long long)c->out_c, (long long)c->kh,
+                    (long long)c->kw, (long long)c->stride, (long long)c->pad,
+                    (long long)c->out_pad, c->has_bias ? 1 : 0);
+}
+
+static void convt_destroy(gan_layer *l)
+{
+    conv_transpose2d *c = l->impl;
+    if (c == NULL) return;
+    gan_dealloc(c->x_cn);
+    gan_dealloc(c->cols);
+    gan_dealloc(c->dx_cn);
+    gan_dealloc(c);
+    l->impl = NULL;
+}
+
+static const gan_layer_ops convt_ops = {
+    .kind = "conv_transpose2d",
+    .attach = convt_attach,
+    .reserve = convt_reserve,
+    .forward = convt_forward,
+    .backward = convt_backward,
+    .init = convt_init,
+    .set = NULL,
+    .describe = convt_describe,
+    .destroy = convt_destroy,
+};
+
+gan_status gan_layer_conv_transpose2d(gan_layer **out, int in_channels, int out_channels,
+                                      int kernel_h, int kernel_w, int stride, int padding,
+                                      int output_padding, int bias)
+{
+    static const char fn[] = "gan_layer_conv_transpose2d";
+    GAN_CHECK_NULL(out, fn);
+    *out = NULL;
+    if (in_channels < 1 || out_channels < 1)
+        return gan_fail(GAN_E_INVALID, "%s: in_channels = %d, out_channels = %d (each must be >= 1)",
+                        fn, in_channels, out_channels);
+    if (kernel_h < 1 || kernel_w < 1)
+        return gan_fail(GAN_E_INVALID, "%s: kernel %dx%d (each side must be >= 1)", fn, kernel_h,
+                        kernel_w);
+    if (stride < 1)
+        return gan_fail(GAN_E_INVALID, "%s: stride = %d (must be >= 1)", fn, stride);
+    if (padding < 0)
+        return gan_fail(GAN_E_INVALID, "%s: padding = %d (must be >= 0)", fn, padding);
+    if (output_padding < 0 || output_padding >= stride)
+        return gan_fail(GAN_E_INVALID, "%s: output_padding = %d (must be in [0, stride = %d))", fn,
+                        output_padding, stride);
+    /* K = Cout*kh*kw is a GEMM dimension (int). */
+    if ((int64_t)out_channels * kernel_h > INT_MAX / kernel_w)
+        return gan_fail(GAN_E_OVERFLOW, "%s: out_channels*kh*kw = %d*%d*%d exceeds INT_MAX", fn,
+                        out_channels, kernel_h, kernel_w);
+    int64_t wshape[4] = {in_channels, out_channels, kernel_h, kernel_w};
+    int64_t bshape[1] = {out_channels};
+    GAN_TRY(gan_shape_check(4, wshape, fn));
+
+    gan_layer *l = gan_layer_new(&convt_ops);
+    if (l == NULL) return GAN_E_NOMEM;
+    conv_transpose2d *c = gan_alloc_zero(sizeof *c);
+    if (c == NULL) {
+        gan_layer_destroy(l);
+        return GAN_E_NOMEM;
+    }
+    *c = (conv_transpose2d){.in_c = in_channels, .out_c = out_channels, .kh = kernel_h,
+                            .kw = kernel_w, .stride = stride, .pad = padding,
+                            .out_pad = output_padding, .has_bias = bias != 0};
+    l->impl = c;
+    gan_layer_add_slot(l, "weight", 4, wshape, false);
+    if (c->has_bias) gan_layer_add_slot(l, "bias", 1, bshape, false);
+    return gan_layer_finish(l, out);
+}
