@@ -244,12 +244,16 @@ END_TEST
 
 START_TEST(activations_gradcheck)
 {
-    static const float slopes[] = {0, 0.2f, 0, 0};
-    for (int code = 0; code < 4; code++) {
-        gan_layer *l = make_activation(code, slopes[code]);
+    /* codes as in the reference file; the last one is leaky_relu with a
+     * negative slope (backward then reads x) */
+    static const int codes[] = {0, 1, 2, 3, 1};
+    static const float slopes[] = {0, 0.2f, 0, 0, -0.5f};
+    for (int t = 0; t < 5; t++) {
+        int code = codes[t];
+        gan_layer *l = make_activation(code, slopes[t]);
         int64_t in[3] = {2, 3, 4};
         TU_OK(gan_layer_attach(l, 3, in));
-        gan_tensor *x = random_tensor(4, 3, 2, 3, 4, 100 + (uint64_t)code);
+        gan_tensor *x = random_tensor(4, 3, 2, 3, 4, 100 + (uint64_t)t);
         /* kink: keep x at least 0.05 from 0, further than the step h */
         gc_check_layer(l, x, 1e-2f, 1e-2f, code <= 1 ? 0.05f : 0.0f, 7);
         gan_tensor_free(x);
@@ -675,6 +679,131 @@ END_TEST
 
 /* ------------------------------------------------------------ errors */
 
+/* An allocator that fails after `budget` successful allocations and counts
+ * what is still live. */
+static int alloc_budget, alloc_live;
+
+static void *counting_alloc(void *user, size_t size)
+{
+    (void)user;
+    if (alloc_budget-- <= 0) return NULL;
+    alloc_live++;
+    return malloc(size);
+}
+
+static void counting_free(void *user, void *ptr)
+{
+    (void)user;
+    if (ptr != NULL) alloc_live--;
+    free(ptr);
+}
+
+/* Every constructor: out of memory at each of its allocations gives
+ * GAN_E_NOMEM, *out = NULL and nothing leaked. */
+START_TEST(constructors_out_of_memory)
+{
+    gan_allocator a = {counting_alloc, counting_free, NULL};
+    TU_OK(gan_set_allocator(&a));
+    int64_t shape[3] = {4, 2, 2};
+    for (int kind = 0; kind < 8; kind++) {
+        for (int budget = 0;; budget++) {
+            alloc_budget = budget;
+            alloc_live = 0;
+            gan_layer *l = (gan_layer *)&l;
+            gan_status st;
+            switch (kind) {
+            case 0: st = gan_layer_dense(&l, 5, 3, 1); break;
+            case 1: st = gan_layer_batchnorm(&l, 4); break;
+            case 2: st = gan_layer_relu(&l); break;
+            case 3: st = gan_layer_leaky_relu(&l, 0.2f); break;
+            case 4: st = gan_layer_tanh(&l); break;
+            case 5: st = gan_layer_sigmoid(&l); break;
+            case 6: st = gan_layer_reshape(&l, 3, shape); break;
+            default: st = gan_layer_flatten(&l); break;
+            }
+            if (st == GAN_OK) {
+                ck_assert_ptr_nonnull(l);
+                gan_layer_free(l);
+                ck_assert_int_eq(alloc_live, 0);
+                break;
+            }
+            ck_assert_msg(st == GAN_E_NOMEM, "kind %d budget %d: %s", kind, budget,
+                          gan_status_string(st));
+            ck_assert_ptr_null(l);
+            ck_assert_msg(alloc_live == 0, "kind %d budget %d: %d blocks leaked", kind, budget,
+                          alloc_live);
+        }
+    }
+    TU_OK(gan_set_allocator(NULL));
+}
+END_TEST
+
+START_TEST(null_handles)
+{
+    int nd;
+    int64_t shape[GAN_MAX_DIMS] = {3};
+    TU_STATUS(GAN_E_NULL, gan_layer_attach(NULL, 1, shape));
+    TU_STATUS(GAN_E_NULL, gan_layer_output_shape(NULL, &nd, shape));
+    TU_STATUS(GAN_E_NULL, gan_layer_backward(NULL, NULL, NULL));
+    TU_STATUS(GAN_E_NULL, gan_layer_set_training(NULL, 1));
+    TU_STATUS(GAN_E_NULL, gan_layer_zero_grad(NULL));
+    TU_STATUS(GAN_E_NULL, gan_layer_tensor(NULL, 0, NULL, NULL, NULL));
+    ck_assert_int_eq(gan_layer_tensor_count(NULL), 0);
+    ck_assert_str_eq(gan_layer_kind(NULL), "");
+    gan_layer_free(NULL);
+
+    gan_layer *l = NULL;
+    TU_OK(gan_layer_batchnorm(&l, 3));
+    TU_STATUS(GAN_E_NULL, gan_layer_attach(l, 1, NULL));
+    TU_STATUS(GAN_E_INVALID, gan_layer_attach(l, 0, shape));
+    TU_STATUS(GAN_E_INVALID, gan_layer_attach(l, 4, shape));
+    int64_t zero[2] = {3, 0};
+    TU_STATUS(GAN_E_INVALID, gan_layer_attach(l, 2, zero));
+    TU_OK(gan_layer_attach(l, 1, shape));
+    TU_STATUS(GAN_E_NULL, gan_layer_output_shape(l, NULL, shape));
+    TU_STATUS(GAN_E_NULL, gan_layer_output_shape(l, &nd, NULL));
+    TU_STATUS(GAN_E_INVALID, gan_layer_tensor(l, 4, NULL, NULL, NULL));
+    TU_STATUS(GAN_E_INVALID, gan_layer_tensor(l, -1, NULL, NULL, NULL));
+    gan_layer_free(l);
+}
+END_TEST
+
+/* dx of the wrong shape, dy of the wrong shape, and a batch that changes
+ * between calls (statistics must follow the new N). */
+START_TEST(backward_shapes_and_batch_change)
+{
+    gan_layer *l = NULL, *fresh = NULL;
+    TU_OK(gan_layer_batchnorm(&l, 2));
+    TU_OK(gan_layer_batchnorm(&fresh, 2));
+    int64_t in[3] = {2, 3, 3};
+    TU_OK(gan_layer_attach(l, 3, in));
+    TU_OK(gan_layer_attach(fresh, 3, in));
+    gan_tensor *x7 = random_tensor(4, 7, 2, 3, 3, 1), *y7 = like(x7), *dx7 = like(x7);
+    gan_tensor *x2 = random_tensor(4, 2, 2, 3, 3, 2), *y2 = like(x2), *dx2 = like(x2);
+    gan_tensor *y2f = like(x2), *dx2f = like(x2);
+    TU_OK(gan_layer_forward(l, x7, y7));
+    TU_STATUS(GAN_E_SHAPE, gan_layer_backward(l, y2, dx7)); /* dy is not (7, ...) */
+    TU_STATUS(GAN_E_SHAPE, gan_layer_backward(l, y7, dx2)); /* dx is not (7, ...) */
+    TU_OK(gan_layer_backward(l, y7, dx7));
+    TU_OK(gan_layer_forward(l, x2, y2));
+    TU_OK(gan_layer_forward(fresh, x2, y2f));
+    tu_assert_tensor_close("y after batch change", y2, y2f, 1e-6);
+    TU_OK(gan_layer_backward(l, x2, dx2));
+    TU_OK(gan_layer_backward(fresh, x2, dx2f));
+    tu_assert_tensor_close("dx after batch change", dx2, dx2f, 1e-6);
+    gan_tensor_free(x7);
+    gan_tensor_free(y7);
+    gan_tensor_free(dx7);
+    gan_tensor_free(x2);
+    gan_tensor_free(y2);
+    gan_tensor_free(dx2);
+    gan_tensor_free(y2f);
+    gan_tensor_free(dx2f);
+    gan_layer_free(l);
+    gan_layer_free(fresh);
+}
+END_TEST
+
 START_TEST(constructor_errors)
 {
     gan_layer *l = (gan_layer *)&l;
@@ -748,6 +877,9 @@ Suite *suite_layers(void)
     tcase_add_test(tc, reshape_errors);
     tcase_add_test(tc, constructor_errors);
     tcase_add_test(tc, dense_wrong_features);
+    tcase_add_test(tc, constructors_out_of_memory);
+    tcase_add_test(tc, null_handles);
+    tcase_add_test(tc, backward_shapes_and_batch_change);
     suite_add_tcase(s, tc);
     return s;
 }
