@@ -19,11 +19,10 @@
  * refuses such a training batch.  Here the forward still works (var = 0, so
  * y = beta and dx = 0) and running_var is left unchanged for that batch.
  *
- * Sums and the elementwise passes run in double (x may sit far from 0
- * compared with its spread, and for small m the terms of dx nearly
- * cancel); all loops run over one contiguous channel
- * block, and the reductions keep LANES independent accumulators, so the
- * compiler can vectorise them. */
+ * Sums and the elementwise passes run in double: x may sit far from 0
+ * compared with its spread, and for small m the terms of dx nearly cancel.
+ * Every loop runs over one contiguous channel block in LANES-wide steps, so
+ * the compiler vectorises it. */
 #include "internal.h"
 
 #include <math.h>
@@ -237,8 +236,8 @@ static void bn_backward(gan_layer *l, float *dx, const float *dy, const float *x
     for (int64_t j = 0; j < c; j++) {
         /* reuse the sums as the per-channel constants of dx */
         if (b->saved_training) {
-            sum_dy[j] /= m;                            /* mean(dy)                  */
-            sum_dy_dev[j] *= b->rstd[j] * b->rstd[j] / m; /* mean(dy xhat) rstd         */
+            sum_dy[j] /= m;                               /* mean(dy)           */
+            sum_dy_dev[j] *= b->rstd[j] * b->rstd[j] / m; /* mean(dy xhat) rstd */
         } else {
             sum_dy[j] = 0.0;
             sum_dy_dev[j] = 0.0;
