@@ -310,13 +310,18 @@ GAN_API gan_status gan_model_output_shape(const gan_model *model, int *ndim,
 GAN_API gan_status gan_model_init(gan_model *model, gan_init scheme, gan_rng *rng);
 
 /* Forward a batch.  *y is borrowed from the model and valid until the next
- * forward.  GAN_E_SHAPE if x is not (N, input shape...). */
+ * forward.  The model keeps a pointer to x for backward: keep x alive and
+ * unchanged until then.  Activation buffers are (re)planned when N exceeds
+ * every earlier batch; otherwise nothing is allocated.  GAN_E_SHAPE if x is
+ * not (N, input shape...); GAN_E_STATE for a model without layers. */
 GAN_API gan_status gan_model_forward(gan_model *model, const gan_tensor *x,
                                      const gan_tensor **y);
 /* Backward from dL/dy (shape of the last forward's output).  Accumulates
  * parameter gradients unless the model is frozen.  If dx is not NULL, *dx
  * receives dL/dinput (borrowed, valid until the next backward) — this is how
- * D's input gradient feeds G.  GAN_E_STATE if no forward came first. */
+ * D's input gradient feeds G; with dx NULL the first layer skips that work.
+ * GAN_E_STATE if no forward came first (adding a layer also resets this);
+ * GAN_E_SHAPE if dy is not the last forward's output shape. */
 GAN_API gan_status gan_model_backward(gan_model *model, const gan_tensor *dy,
                                       const gan_tensor **dx);
 GAN_API gan_status gan_model_zero_grad(gan_model *model);
@@ -365,8 +370,14 @@ GAN_API gan_status gan_optimizer_create(gan_optimizer **out, gan_model *model,
                                         const gan_optim_config *cfg);
 GAN_API void gan_optimizer_free(gan_optimizer *opt);
 /* One update from the model's accumulated gradients, exactly as torch.optim
- * does it.  A frozen model is left untouched (GAN_OK).  GAN_E_NUMERIC if a
- * gradient is NaN/Inf; nothing is changed then. */
+ * (1.13) does it:
+ *   Adam: g += wd p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ *         p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ *   SGD:  g += wd p; buf = g (first step) or momentum buf + g; p -= lr buf
+ * A frozen model is left untouched (GAN_OK; moments and step count too).
+ * GAN_E_NUMERIC if a gradient or an updated value would be NaN/Inf: nothing
+ * is changed then.  GAN_E_STATE if layers were added to the model after the
+ * optimizer was created. */
 GAN_API gan_status gan_optimizer_step(gan_optimizer *opt);
 GAN_API gan_status gan_optimizer_set_lr(gan_optimizer *opt, float lr);
 GAN_API int64_t gan_optimizer_step_count(const gan_optimizer *opt);
@@ -381,19 +392,24 @@ typedef enum gan_loss {
     GAN_LOSS_WGAN = 4     /* critic -x / +x, G -x; weight clipping           */
 } gan_loss;
 
+/* Loss values are means in double, returned as float; NaN/Inf logits give
+ * a NaN/Inf loss with GAN_OK (check with isfinite; gan_train_step does). */
+
 /* Binary cross-entropy on logits, mean over all elements of `logits`:
  * max(x,0) - x*y + log1p(exp(-|x|)).  If grad is not NULL (same numel as
  * logits) it receives dL/dx = (sigmoid(x) - y) / n. */
 GAN_API gan_status gan_loss_bce_logits(const gan_tensor *logits, float target, float *loss,
                                        gan_tensor *grad);
 /* The discriminator's loss on a batch that is real (is_real = 1) or fake,
- * for the given family; real_label is the real target for BCE families
- * (1, or e.g. 0.9 for one-sided label smoothing).  Mean over the batch;
- * grad as above. */
+ * for the given family; real_label in (0, 1] is the real target for the BCE
+ * families (1, or e.g. 0.9 for one-sided label smoothing; the other
+ * families ignore it).  Mean over the batch; grad receives dL/dlogits.
+ * GAN_E_INVALID for an unknown family or real_label; GAN_E_SHAPE if grad's
+ * numel differs from the logits'. */
 GAN_API gan_status gan_loss_discriminator(gan_loss kind, const gan_tensor *logits,
                                           int is_real, float real_label, float *loss,
                                           gan_tensor *grad);
-/* The generator's loss on D's logits for fake samples. */
+/* The generator's loss on D's logits for fake samples (see gan_loss). */
 GAN_API gan_status gan_loss_generator(gan_loss kind, const gan_tensor *logits, float *loss,
                                       gan_tensor *grad);
 
@@ -412,13 +428,16 @@ typedef struct gan_trainer_config {
     gan_noise noise;
     gan_optim_config opt_g, opt_d;
     int n_critic;     /* D steps per G step (WGAN: 5; others 1)                */
-    float clip;       /* WGAN weight clip c: D's params clamped to [-c, c]      */
+    float clip;       /* WGAN only: after each D step all of D's params are
+                         clamped to [-c, c] (default 0.01; 0 disables)         */
     float real_label; /* D's target for real data; < 1 is one-sided smoothing  */
     uint64_t seed;    /* trainer RNG (noise)                                    */
 } gan_trainer_config;
 GAN_API void gan_trainer_config_default(gan_trainer_config *cfg);
 
-/* What one step measured. */
+/* What one step measured.  d_real / d_fake_* are means of sigmoid(logit)
+ * for every loss family (for LSGAN, hinge and WGAN the logit is not a
+ * probability, but the sigmoid still tracks the trend and stays in (0, 1)). */
 typedef struct gan_step_stats {
     float loss_d;        /* D's loss: real + fake                           */
     float loss_g;        /* G's loss (NaN on a step without a G update)     */
@@ -433,8 +452,11 @@ typedef struct gan_step_stats {
 
 typedef struct gan_trainer gan_trainer;
 /* New trainer for generator g and discriminator d.  On success the trainer
- * owns both models (free them with gan_trainer_free).  D's output must have
- * one element per sample.  Copies cfg. */
+ * owns both models (free them with gan_trainer_free; gan_model_free on them
+ * then does nothing).  G's per-sample output must equal D's input shape
+ * (GAN_E_SHAPE) and D's output must have one element per sample.  Copies
+ * cfg; GAN_E_INVALID for an out-of-range setting, GAN_E_STATE if a model
+ * already belongs to a trainer. */
 GAN_API gan_status gan_trainer_create(gan_trainer **out, gan_model *g, gan_model *d,
                                       const gan_trainer_config *cfg);
 GAN_API void gan_trainer_free(gan_trainer *t);
@@ -444,11 +466,16 @@ GAN_API void gan_trainer_free(gan_trainer *t);
  * G), D's optimizer step; (3) D frozen, the same fake through the updated D
  * with G's loss, backward through D into G, G's optimizer step, D unfrozen.
  * With n_critic > 1, G is updated on every n_critic-th call.
- * GAN_E_NUMERIC if a loss or gradient is NaN/Inf: then G, D and both
- * optimizers are exactly as before the call.  stats may be NULL. */
+ * GAN_E_NUMERIC if a loss or gradient is NaN/Inf: then G, D (parameters,
+ * running statistics, num_batches_tracked), both optimizers, the trainer's
+ * RNG and step count are exactly as before the call.  The first call at a
+ * given batch size plans buffers; later calls allocate nothing.  The user's
+ * freeze flags are honoured (a frozen G or D is not updated) and D's flag is
+ * restored after the G step.  stats may be NULL. */
 GAN_API gan_status gan_train_step(gan_trainer *t, const gan_tensor *real, gan_step_stats *stats);
-/* Samples from G in eval mode.  z is (N, G's input shape...) or NULL to draw
- * N = out's batch noise from the trainer's RNG.  out is (N, G's output...). */
+/* Samples from G in eval mode (G's mode is restored afterwards).  z is
+ * (N, G's input shape...) or NULL to draw N = out's batch noise from the
+ * trainer's RNG.  out is (N, G's output...).  GAN_E_SHAPE on a mismatch. */
 GAN_API gan_status gan_trainer_generate(gan_trainer *t, const gan_tensor *z, gan_tensor *out);
 /* Borrowed models and optimizers. */
 GAN_API gan_model *gan_trainer_generator(gan_trainer *t);
@@ -460,8 +487,156 @@ GAN_API int64_t gan_trainer_step_count(const gan_trainer *t);
 GAN_API gan_status gan_trainer_set_epoch(gan_trainer *t, int64_t epoch);
 GAN_API int64_t gan_trainer_epoch(const gan_trainer *t);
 
+/* Ready-made, initialised G and D by name (the caller owns both, e.g. to
+ * hand them to gan_trainer_create):
+ *   "dcgan28"  z (100,1,1) -> (1,28,28): convT 256 k7, BN, ReLU, convT 128
+ *              k4 s2 p1, BN, ReLU, convT 1 k4 s2 p1, tanh;  D: conv 64 k4 s2
+ *              p1, LReLU 0.2, conv 128 k4 s2 p1, BN, LReLU, conv 1 k7
+ *              (no conv biases; DCGAN init)
+ *   "dcgan64"  pytorch/examples dcgan, z (100,1,1) -> (3,64,64), D without
+ *              the final sigmoid (DCGAN init)
+ *   "mlp28"    z (100) -> dense 256/512/1024 with LReLU 0.2 -> dense 784,
+ *              tanh, reshape (1,28,28);  D: flatten, dense 512, LReLU,
+ *              dense 256, LReLU, dense 1 (PyTorch init)
+ *   "toy2d"    z (8) -> dense 128, ReLU, dense 128, ReLU, dense 2;  D: dense
+ *              128, LReLU 0.2, dense 128, LReLU, dense 1 (PyTorch init)
+ * Weights are drawn from a gan_rng seeded with `seed` (G first, then D).
+ * GAN_E_INVALID for an unknown name. */
+GAN_API gan_status gan_preset_create(const char *name, uint64_t seed, gan_model **g,
+                                     gan_model **d);
+
 /* ------------------------------------------------------------- checkpoints */
-/* (declared by the checkpoint work: safetensors save/load) */
+/* Checkpoints are safetensors files (https://github.com/huggingface/safetensors):
+ * an 8-byte little-endian header length N, N bytes of JSON naming each
+ * tensor's dtype, shape and byte range, then the raw little-endian data.
+ *
+ * Tensor names are PyTorch's nn.Sequential state_dict() keys for the
+ * equivalent network, every layer counting (activations included):
+ * "<i>.weight", "<i>.bias", "<i>.running_mean", "<i>.running_var" (F32, the
+ * layouts of gan_layer_*), and "<i>.num_batches_tracked" (I64 scalar) for
+ * batchnorm.  So a model file loads in PyTorch with
+ *     seq.load_state_dict(safetensors.torch.load_file(path))
+ * and a state dict PyTorch saved with safetensors.torch.save_file loads
+ * with gan_model_load_weights.
+ *
+ * "__metadata__" (string -> string) of a libgan file:
+ *   libgan.format_version  "1"
+ *   libgan.version         libgan that wrote it, "0.1.0"
+ *   libgan.kind            "model" or "trainer"
+ *   libgan.arch            (model) the architecture text, below
+ * A trainer checkpoint holds G's tensors as "G.<name>", D's as "D.<name>",
+ * and each optimizer's state per trainable tensor as
+ * "optG.exp_avg.<name>", "optG.exp_avg_sq.<name>" (Adam) or
+ * "optG.momentum_buffer.<name>" (SGD with momentum), likewise "optD.*";
+ * its metadata adds
+ *   libgan.G.arch, libgan.D.arch   architecture texts
+ *   libgan.trainer   "loss=nonsat noise=normal n_critic=1 clip=0.01
+ *                     real_label=1 seed=42"  (loss: nonsat minimax lsgan
+ *                     hinge wgan; noise: normal uniform)
+ *   libgan.optG, libgan.optD   "kind=adam lr=0.0002 beta1=0.5 beta2=0.999
+ *                     eps=1e-08 momentum=0 weight_decay=0" (kind: adam sgd)
+ *   libgan.optG.step, libgan.optD.step, libgan.step, libgan.epoch
+ *                     decimal counters
+ *   libgan.rng       the trainer RNG's 5 state words, 16 hex digits each,
+ *                    space-separated (see gan_rng_get_state)
+ * Numbers in text are written with up to 9 significant digits (exact for
+ * float) in the C locale whatever the process locale is.
+ *
+ * Architecture text: lines separated by '\n'; the first non-blank line is
+ * "input <d0> [<d1> [<d2>]]" (the per-sample input shape), then one line
+ * per layer, a kind followed by key=value settings:
+ *   dense in=<F> out=<F> bias=<0|1>
+ *   conv2d in=<C> out=<C> k=<kh>x<kw> s=<stride> p=<pad> bias=<0|1>
+ *   conv_transpose2d in=<C> out=<C> k=<kh>x<kw> s=<s> p=<p> op=<out pad> bias=<0|1>
+ *   batchnorm features=<C> eps=<e> momentum=<m>
+ *   relu | tanh | sigmoid | flatten
+ *   leaky_relu slope=<a>
+ *   reshape <d0> [<d1> [<d2>]]
+ * Keys may come in any order; left out, they take PyTorch's defaults
+ * (bias=1 s=1 p=0 op=0 eps=1e-05 momentum=0.1 slope=0.01), except in, out,
+ * k ("k=4" means 4x4) and features, which are required.  '#' starts a
+ * comment; blank lines are ignored.  Limits: 4096 layers, sizes up to
+ * 2^24, kernel/stride/padding up to 1024, at most 2^26 floats per sample. */
+
+/* Write the model's parameters, batchnorm statistics and architecture to
+ * path, atomically: a temporary file "<path>.tmp-*" in the same directory
+ * is written, flushed, fsync'ed and renamed over path (then the directory
+ * is fsync'ed), so a crash or kill leaves either the old file or the new
+ * one.  GAN_E_IO (with the system's reason) if it cannot be written. */
+GAN_API gan_status gan_model_save(const gan_model *model, const char *path);
+/* Rebuild a model from a file gan_model_save wrote, with no code: layers
+ * from libgan.arch, then every tensor.  The new model is in training mode
+ * and not frozen; the caller frees it.
+ * Loading trusts nothing in the file.  Statuses (message in gan_last_error):
+ *   GAN_E_IO      cannot open or read, or not a regular file
+ *   GAN_E_FORMAT  truncated; header length beyond the file or above 16 MiB;
+ *                 header not JSON; unknown dtype; data offsets out of range,
+ *                 overlapping, leaving gaps or not covering the data; shape
+ *                 product overflow; a name twice; a tensor missing or
+ *                 unexpected; no or bad libgan metadata / architecture text;
+ *                 a negative running_var or counter
+ *   GAN_E_SHAPE   a tensor's shape differs from the model's
+ *   GAN_E_UNSUPPORTED  a known dtype other than F32 (I64 for counters), or
+ *                 a newer format version
+ *   GAN_E_NUMERIC a parameter or statistic is NaN or Inf
+ *   GAN_E_NOMEM
+ * Memory use is bounded by the file's real size. */
+GAN_API gan_status gan_model_load(gan_model **out, const char *path);
+/* gan_model_load from a file image in memory (e.g. a generator compiled
+ * into an application); data is only read during the call. */
+GAN_API gan_status gan_model_load_memory(gan_model **out, const void *data, size_t size);
+/* Load the tensors of path into an existing model whose tensor names and
+ * shapes they must match exactly (no tensor missing, none left over;
+ * "<i>.num_batches_tracked" may be absent and then becomes 0).  Accepts
+ * files written by PyTorch without any libgan metadata.  Statuses as for
+ * gan_model_load; on any failure the model is unchanged. */
+GAN_API gan_status gan_model_load_weights(gan_model *model, const char *path);
+
+/* Write everything a training run needs to continue exactly: G and D
+ * (parameters, statistics), both optimizers (configuration, Adam moments or
+ * SGD momentum, step counts), the trainer's configuration, RNG state, step
+ * and epoch counters.  Atomic like gan_model_save.  A trainer loaded from
+ * it and given the same batches produces bitwise the same weights as the
+ * original would have (same thread count). */
+GAN_API gan_status gan_trainer_save(const gan_trainer *t, const char *path);
+/* Rebuild a trainer from gan_trainer_save's file (models, optimizers and
+ * all state).  The caller frees it with gan_trainer_free.  Statuses as for
+ * gan_model_load. */
+GAN_API gan_status gan_trainer_load(gan_trainer **out, const char *path);
+
+/* The architecture text of a model (format above), NUL-terminated, into
+ * buf.  *length (may be NULL) receives its length without the NUL.  Pass
+ * buf NULL and cap 0 to learn the length; GAN_E_INVALID if buf is given
+ * but cap <= length (nothing is written then). */
+GAN_API gan_status gan_model_arch_text(const gan_model *model, char *buf, size_t cap,
+                                       size_t *length);
+/* New model built from architecture text (layers with PyTorch's default
+ * initialisation).  GAN_E_FORMAT with "architecture line N: ..." for a
+ * syntax error or a limit; a layer constructor's or gan_model_add's status
+ * (GAN_E_INVALID, GAN_E_SHAPE) when settings are out of range or layers do
+ * not fit together; GAN_E_NOMEM. */
+GAN_API gan_status gan_model_from_arch_text(gan_model **out, const char *text);
+
+/* Inspection of any safetensors file (what `gan info` prints): the header
+ * is fully validated on open (as by gan_model_load, statuses likewise), the
+ * data is not read. */
+typedef struct gan_checkpoint gan_checkpoint;
+#define GAN_CHECKPOINT_MAX_DIMS 8
+GAN_API gan_status gan_checkpoint_open(gan_checkpoint **out, const char *path);
+GAN_API void gan_checkpoint_close(gan_checkpoint *ck);
+/* Tensors, sorted by name.  dtype is the format's name ("F32", "I64", ...);
+ * shape receives ndim sizes (0 for a scalar), the rest zeroed.  Strings are
+ * borrowed from ck.  GAN_E_INVALID for an index out of range. */
+GAN_API int gan_checkpoint_tensor_count(const gan_checkpoint *ck);
+GAN_API gan_status gan_checkpoint_tensor(const gan_checkpoint *ck, int index, const char **name,
+                                         const char **dtype, int *ndim,
+                                         int64_t shape[GAN_CHECKPOINT_MAX_DIMS]);
+/* "__metadata__" pairs, sorted by key (borrowed strings). */
+GAN_API int gan_checkpoint_metadata_count(const gan_checkpoint *ck);
+GAN_API gan_status gan_checkpoint_metadata(const gan_checkpoint *ck, int index, const char **key,
+                                           const char **value);
+/* Value of a metadata key, or NULL if absent (borrowed). */
+GAN_API const char *gan_checkpoint_get(const gan_checkpoint *ck, const char *key);
 
 /* -------------------------------------------------------------------- data */
 /* IDX files, the format of MNIST and Fashion-MNIST (Debian's
@@ -492,6 +667,18 @@ GAN_API gan_status gan_idx_read_images(gan_tensor **out, const char *path);
 GAN_API gan_status gan_idx_read_labels(int32_t **out, int64_t *count, const char *path);
 /* Free an array from gan_idx_read_labels (NULL: no-op). */
 GAN_API void gan_labels_free(int32_t *labels);
+
+/* Plain tensor files: named F32 tensors in a safetensors file (metadata
+ * libgan.kind "tensors"), e.g. latent vectors "z" (N, nz) to replay or
+ * interpolate, or raw samples "x".  Save writes `count` (1..64) tensors
+ * atomically like gan_model_save (GAN_E_IO; GAN_E_INVALID for a name used
+ * twice).  Load reads the tensor `name` of any safetensors file into a new
+ * tensor: GAN_E_FORMAT if it is absent (or as gan_model_load for a corrupt
+ * file), GAN_E_UNSUPPORTED unless it is F32, GAN_E_SHAPE unless it has 1 to
+ * 4 dimensions. */
+GAN_API gan_status gan_tensors_save(const char *path, int count, const char *const *names,
+                                    const gan_tensor *const *tensors);
+GAN_API gan_status gan_tensor_load(gan_tensor **out, const char *path, const char *name);
 
 /* A set of N samples (images as one tensor (N, ...)) with optional int32
  * labels, read by a gan_loader. */

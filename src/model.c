@@ -113,10 +113,10 @@ gan_status gan_model_add(gan_model *m, gan_layer *l)
     int64_t old_saved_n = l->saved_n;
     gan_status st = gan_layer_attach(l, m->out.ndim, m->out.d);
     if (st != GAN_OK) {
-        char shp[96];
+        char shp[96], why[512];
+        snprintf(why, sizeof why, "%s", gan_last_error()); /* gan_fail reuses its buffer */
         return gan_fail(st, "%s: layer %d (%s) does not fit the model's output %s: %s", fn,
-                        m->nlayers, l->ops->kind, gan_shape_str(&m->out, shp, sizeof shp),
-                        gan_last_error());
+                        m->nlayers, l->ops->kind, gan_shape_str(&m->out, shp, sizeof shp), why);
     }
 
     /* Grow every array first so that nothing can fail after we start
