@@ -437,6 +437,49 @@ START_TEST(reattach_resizes_scratch)
         int64_t in[3] = {big.cin, big.h, big.w};
         TU_OK(gan_layer_attach(l, 3, in));
         check_against_naive(l, &big, 6, "after re-attach");
+        /* and from the scratch-free dense fast path back to the general one */
+        conv_cfg one = small;
+        one.h = tr ? 1 : small.kh;
+        one.w = tr ? 1 : small.kw;
+        one.pad = 0;
+        one.out_pad = 0;
+        one.ho = tr ? one.kh : 1;
+        one.wo = tr ? one.kw : 1;
+        gan_layer *d = make_layer(&one);
+        check_against_naive(d, &one, 7, "dense path");
+        in[0] = big.cin;
+        TU_OK(gan_layer_attach(d, 3, in));
+        big.pad = 0;
+        big.out_pad = 0;
+        big.ho = tr ? (big.h - 1) * big.stride + big.kh : (big.h - big.kh) / big.stride + 1;
+        big.wo = tr ? (big.w - 1) * big.stride + big.kw : (big.w - big.kw) / big.stride + 1;
+        check_against_naive(d, &big, 8, "dense path, re-attached");
+        gan_layer_free(d);
+        gan_layer_free(l);
+    }
+}
+END_TEST
+
+/* The dense fast paths (one window covers the whole input / a 1x1 input
+ * spreads into the whole kernel) and near misses that must not take them. */
+START_TEST(dense_fast_paths)
+{
+    static const conv_cfg cases[] = {
+        /* tr n cin cout h w kh kw s p op bias ho wo */
+        {0, 3, 4, 5, 3, 4, 3, 4, 1, 0, 0, 1, 1, 1}, /* fast: k = input        */
+        {0, 2, 3, 2, 5, 5, 5, 5, 3, 0, 0, 0, 1, 1}, /* fast, stride ignored   */
+        {0, 2, 3, 2, 3, 3, 3, 3, 1, 1, 0, 1, 3, 3}, /* padded: general path   */
+        {0, 2, 3, 2, 3, 4, 3, 3, 1, 0, 0, 1, 1, 2}, /* k < input: general     */
+        {1, 3, 4, 5, 1, 1, 3, 2, 1, 0, 0, 1, 3, 2}, /* fast: 1x1 input        */
+        {1, 2, 3, 2, 1, 1, 4, 4, 2, 0, 1, 1, 5, 5}, /* output padding: general */
+        {1, 2, 3, 2, 1, 1, 4, 4, 1, 1, 0, 1, 2, 2}, /* padded: general path   */
+        {1, 2, 3, 2, 1, 2, 3, 3, 1, 0, 0, 0, 3, 4}, /* 1x2 input: general     */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "fast-path case %zu", i);
+        gan_layer *l = make_layer(&cases[i]);
+        check_against_naive(l, &cases[i], 50 + i, label);
         gan_layer_free(l);
     }
 }
@@ -776,6 +819,7 @@ Suite *suite_conv(void)
     tcase_add_test(tc, batch_size_changes);
     tcase_add_loop_test(tc, naive_reference_random, 0, 16);
     tcase_add_test(tc, reattach_resizes_scratch);
+    tcase_add_test(tc, dense_fast_paths);
     tcase_add_test(tc, gradcheck_conv);
     tcase_add_test(tc, init_pytorch_bounds);
     tcase_add_test(tc, init_dcgan);

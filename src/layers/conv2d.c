@@ -15,7 +15,13 @@
  *             dx               = col2im(dcols)
  *
  * backward reuses the cols of the most recent forward: it belongs to the
- * same x that backward is handed (the layer keeps only its last forward). */
+ * same x that backward is handed (the layer keeps only its last forward).
+ *
+ * Fast path: when one window covers the whole unpadded input (Ho = Wo = 1,
+ * as in a DCGAN discriminator's last layer), cols is just x transposed and
+ * the layer is a dense layer on the flattened sample:
+ *   y (N, Cout) = x (N, K) . W^T;  dW += dy^T . x;  dx = dy . W
+ * so it skips im2col, the permutes and all scratch. */
 #include "internal.h"
 #include "im2col.h"
 
@@ -32,6 +38,13 @@ typedef struct conv2d {
     float *dcols; /* (K, N*P)    dL/dcols                       */
     float *y_cn;  /* (Cout, N*P) forward: y before the permute; backward: dy_cn */
 } conv2d;
+
+/* Does one window cover the whole input (the dense fast path)? */
+static bool is_dense(const gan_layer *l)
+{
+    const conv2d *c = l->impl;
+    return c->pad == 0 && c->kh == l->in.d[1] && c->kw == l->in.d[2];
+}
 
 /* The window sweep over the attached input. */
 static gan_conv_geom geometry(const gan_layer *l)
@@ -86,6 +99,7 @@ static gan_status conv2d_reserve(gan_layer *l, int64_t batch)
         return gan_fail(GAN_E_OVERFLOW,
                         "conv2d: batch %lld x %lld output positions exceeds INT_MAX (a GEMM dimension)",
                         (long long)batch, (long long)p);
+    if (is_dense(l)) return GAN_OK; /* no scratch */
     const int64_t np = batch * p;
     float *cols = gan_alloc_floats(k * np);
     float *dcols = gan_alloc_floats(k * np);
@@ -105,9 +119,43 @@ static gan_status conv2d_reserve(gan_layer *l, int64_t batch)
     return GAN_OK;
 }
 
+/* Dense fast path, y (N, Cout) = x (N, K) W^T + b */
+static void dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
+{
+    const conv2d *c = l->impl;
+    const int64_t k = c->in_c * c->kh * c->kw;
+    const float *w = l->slot[0].value.data; /* (Cout, K) */
+    float beta = 0.0f;
+    if (c->has_bias) {
+        for (int64_t i = 0; i < n; i++)
+            memcpy(y + i * c->out_c, l->slot[1].value.data, (size_t)c->out_c * sizeof(float));
+        beta = 1.0f;
+    }
+    gan_sgemm(false, true, n, c->out_c, k, 1.0f, x, k, w, k, beta, y, c->out_c);
+}
+
+/* Dense fast path: dx = dy W;  dW += dy^T x;  db += sum_n dy */
+static void dense_backward(gan_layer *l, float *dx, const float *dy, const float *x, int64_t n,
+                           bool param_grads)
+{
+    const conv2d *c = l->impl;
+    const int64_t k = c->in_c * c->kh * c->kw;
+    const float *w = l->slot[0].value.data; /* (Cout, K) */
+    if (dx != NULL) /* (N, K) = (N, Cout) (Cout, K) */
+        gan_sgemm(false, false, n, k, c->out_c, 1.0f, dy, c->out_c, w, k, 0.0f, dx, k);
+    if (!param_grads) return;
+    float *dw = l->slot[0].grad.data; /* (Cout, K) += (Cout, N) (N, K) */
+    gan_sgemm(true, false, c->out_c, k, n, 1.0f, dy, c->out_c, x, k, 1.0f, dw, k);
+    if (c->has_bias) gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, 1);
+}
+
 /* y = W * x + b  (cross-correlation, as PyTorch) */
 static void conv2d_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
+    if (is_dense(l)) {
+        dense_forward(l, y, x, n);
+        return;
+    }
     conv2d *c = l->impl;
     const gan_conv_geom g = geometry(l);
     const int64_t k = c->in_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
@@ -122,10 +170,13 @@ static void conv2d_forward(gan_layer *l, float *y, const float *x, int64_t n)
 static void conv2d_backward(gan_layer *l, float *dx, const float *dy, const float *x,
                             const float *y, int64_t n, bool param_grads)
 {
-    (void)x; /* its im2col is still in c->cols */
     (void)y;
     if (dx == NULL && !param_grads) return;
-    conv2d *c = l->impl;
+    if (is_dense(l)) {
+        dense_backward(l, dx, dy, x, n, param_grads);
+        return;
+    }
+    conv2d *c = l->impl; /* x's im2col is still in c->cols */
     const gan_conv_geom g = geometry(l);
     const int64_t k = c->in_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
     float *dy_cn = c->y_cn;                                       /* (Cout, N*P) */

@@ -19,7 +19,13 @@
  *             dx_cn (Cin, N*P) = W . dcols ; dx = dx_cn, axes swapped  one GEMM
  *
  * backward reuses x_cn from the most recent forward: it belongs to the same
- * x that backward is handed (the layer keeps only its last forward). */
+ * x that backward is handed (the layer keeps only its last forward).
+ *
+ * Fast path: from a 1x1 input without padding or output padding (a DCGAN
+ * generator's first layer), each sample's output (Cout, kh, kw) is exactly
+ * its row of x W, so the layer is a dense layer:
+ *   y (N, K) = x (N, Cin) . W + b;  dW += x^T . dy;  dx = dy . W^T
+ * and skips the permutes, col2im and all scratch. */
 #include "internal.h"
 #include "im2col.h"
 
@@ -36,6 +42,14 @@ typedef struct conv_transpose2d {
     float *cols;  /* (K, N*P)   forward: W^T x_cn; backward: im2col(dy) */
     float *dx_cn; /* (Cin, N*P) */
 } conv_transpose2d;
+
+/* Is the input a single pixel whose kernel is the whole output (the dense
+ * fast path)? */
+static bool is_dense(const gan_layer *l)
+{
+    const conv_transpose2d *c = l->impl;
+    return l->in.d[1] == 1 && l->in.d[2] == 1 && c->pad == 0 && c->out_pad == 0;
+}
 
 /* The window sweep: windows at the input's pixels, over the output image. */
 static gan_conv_geom geometry(const gan_layer *l)
@@ -94,6 +108,7 @@ static gan_status convt_reserve(gan_layer *l, int64_t batch)
         return gan_fail(GAN_E_OVERFLOW,
                         "conv_transpose2d: batch %lld x %lld input pixels exceeds INT_MAX (a GEMM dimension)",
                         (long long)batch, (long long)p);
+    if (is_dense(l)) return GAN_OK; /* no scratch */
     const int64_t np = batch * p;
     float *x_cn = gan_alloc_floats(c->in_c * np);
     float *cols = gan_alloc_floats(k * np);
@@ -113,9 +128,44 @@ static gan_status convt_reserve(gan_layer *l, int64_t batch)
     return GAN_OK;
 }
 
+/* Dense fast path, y (N, Cout*kh*kw) = x (N, Cin) W (Cin, K) + b[o] */
+static void dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
+{
+    const conv_transpose2d *c = l->impl;
+    const int64_t k = c->out_c * c->kh * c->kw, plane = c->kh * c->kw;
+    const float *w = l->slot[0].value.data; /* (Cin, K) */
+    float beta = 0.0f;
+    if (c->has_bias) {
+        const float *b = l->slot[1].value.data; /* (Cout) */
+        for (int64_t i = 0; i < n * c->out_c; i++)
+            for (int64_t j = 0; j < plane; j++) y[i * plane + j] = b[i % c->out_c];
+        beta = 1.0f;
+    }
+    gan_sgemm(false, false, n, k, c->in_c, 1.0f, x, c->in_c, w, k, beta, y, k);
+}
+
+/* Dense fast path: dx = dy W^T;  dW += x^T dy;  db += sum dy */
+static void dense_backward(gan_layer *l, float *dx, const float *dy, const float *x, int64_t n,
+                           bool param_grads)
+{
+    const conv_transpose2d *c = l->impl;
+    const int64_t k = c->out_c * c->kh * c->kw;
+    const float *w = l->slot[0].value.data; /* (Cin, K) */
+    if (dx != NULL) /* (N, Cin) = (N, K) (K, Cin) */
+        gan_sgemm(false, true, n, c->in_c, k, 1.0f, dy, k, w, k, 0.0f, dx, c->in_c);
+    if (!param_grads) return;
+    float *dw = l->slot[0].grad.data; /* (Cin, K) += (Cin, N) (N, K) */
+    gan_sgemm(true, false, c->in_c, k, n, 1.0f, x, c->in_c, dy, k, 1.0f, dw, k);
+    if (c->has_bias) gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, c->kh * c->kw);
+}
+
 /* y = W^T-scatter of x + b */
 static void convt_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
+    if (is_dense(l)) {
+        dense_forward(l, y, x, n);
+        return;
+    }
     conv_transpose2d *c = l->impl;
     const gan_conv_geom g = geometry(l);
     const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
@@ -130,10 +180,13 @@ static void convt_forward(gan_layer *l, float *y, const float *x, int64_t n)
 static void convt_backward(gan_layer *l, float *dx, const float *dy, const float *x,
                            const float *y, int64_t n, bool param_grads)
 {
-    (void)x; /* still in c->x_cn, channel-major */
     (void)y;
     if (dx == NULL && !param_grads) return;
-    conv_transpose2d *c = l->impl;
+    if (is_dense(l)) {
+        dense_backward(l, dx, dy, x, n, param_grads);
+        return;
+    }
+    conv_transpose2d *c = l->impl; /* x is still in c->x_cn, channel-major */
     const gan_conv_geom g = geometry(l);
     const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
     float *dcols = c->cols;                                       /* (K, N*P) */
