@@ -32,7 +32,9 @@ DEPS_LIBS_PRIVATE := -lm -lpthread
 TOOL_LIBS :=
 TOOL_CFLAGS :=
 
-# Fragments that add dependencies, targets or test prerequisites.
+# Fragments that add dependencies, targets or test prerequisites.  Their
+# targets come first in the file, so name the default goal explicitly.
+.DEFAULT_GOAL := all
 -include mk/*.mk
 
 ifeq ($(SANITIZE),1)
