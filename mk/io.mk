@@ -1,0 +1,4 @@
+# io.mk — checkpoints (safetensors, architecture text) and their fuzzers.
+#
+# jansson parses and writes the safetensors JSON header.
+DEPS += jansson

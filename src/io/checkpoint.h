@@ -1,0 +1,11 @@
+/* checkpoint.h — private entry points of checkpoint.c (for the fuzzers and
+ * tests). */
+#ifndef GAN_IO_CHECKPOINT_H
+#define GAN_IO_CHECKPOINT_H
+
+#include "internal.h"
+
+/* gan_trainer_load from a file image in memory. */
+gan_status gan_trainer_load_memory(gan_trainer **out, const void *data, size_t size);
+
+#endif /* GAN_IO_CHECKPOINT_H */
