@@ -280,6 +280,7 @@ gan_status gan_model_plan(gan_model *m, int64_t n)
     for (int i = 0; i < L; i++) {
         gan_status st = gan_layer_reserve(m->layers[i], n);
         if (st != GAN_OK) {
+            m->saved_n = 0; /* layers 0..i-1 replaced the scratch a pending backward needs */
             for (int j = 0; j < L; j++) gan_dealloc(act[j]);
             gan_dealloc(act);
             gan_dealloc(g0);

@@ -659,6 +659,134 @@ START_TEST(presets_build)
 }
 END_TEST
 
+/* ---------------------------------------------------------- convergence */
+/* Drop both learning rates tenfold for the last quarter: the GAN game
+ * oscillates around its equilibrium, and the small steps settle it. */
+static void train(gan_trainer *t, gan_tensor *x, int steps, float lr,
+                  void (*fill)(gan_tensor *, gan_rng *), gan_rng *data)
+{
+    for (int i = 0; i < steps; i++) {
+        if (i == steps * 3 / 4) {
+            TU_OK(gan_optimizer_set_lr(gan_trainer_optimizer(t, 0), lr / 10));
+            TU_OK(gan_optimizer_set_lr(gan_trainer_optimizer(t, 1), lr / 10));
+        }
+        fill(x, data);
+        TU_OK(gan_train_step(t, x, NULL));
+    }
+}
+
+static void fill_gaussian(gan_tensor *x, gan_rng *r)
+{
+    TU_OK(gan_rng_fill_normal(r, x, 4.0f, 1.25f));
+}
+
+/* 1-D: G (z 1 -> dense 16 -> tanh -> dense 1) learns N(4, 1.25^2). */
+START_TEST(converges_1d_gaussian)
+{
+    int threads = gan_get_num_threads();
+    TU_OK(gan_set_num_threads(1)); /* tiny GEMMs: threads only cost */
+    gan_model *g, *d;
+    gan_layer *l;
+    int64_t one[1] = {1};
+    TU_OK(gan_model_create(&g, 1, one));
+    add(g, gan_layer_dense(&l, 1, 16, 1), &l);
+    add(g, gan_layer_tanh(&l), &l);
+    add(g, gan_layer_dense(&l, 16, 1, 1), &l);
+    TU_OK(gan_model_create(&d, 1, one));
+    add(d, gan_layer_dense(&l, 1, 32, 1), &l);
+    add(d, gan_layer_leaky_relu(&l, 0.2f), &l);
+    add(d, gan_layer_dense(&l, 32, 32, 1), &l);
+    add(d, gan_layer_leaky_relu(&l, 0.2f), &l);
+    add(d, gan_layer_dense(&l, 32, 1, 1), &l);
+    gan_rng *r;
+    TU_OK(gan_rng_create(&r, 1));
+    TU_OK(gan_model_init(g, GAN_INIT_PYTORCH, r));
+    TU_OK(gan_model_init(d, GAN_INIT_PYTORCH, r));
+    gan_trainer_config cfg;
+    gan_trainer_config_default(&cfg);
+    cfg.seed = 1;
+    cfg.opt_g.lr = cfg.opt_d.lr = 1e-3f;
+    gan_trainer *t;
+    TU_OK(gan_trainer_create(&t, g, d, &cfg));
+    gan_tensor *x = tu_tensor(2, 128, 1, 0, 0), *out = tu_tensor(2, 10000, 1, 0, 0);
+    train(t, x, 2000, 1e-3f, fill_gaussian, r);
+    TU_OK(gan_trainer_generate(t, NULL, out));
+    double sum = 0, sq = 0;
+    const float *p = gan_tensor_cdata(out);
+    for (int i = 0; i < 10000; i++) {
+        sum += p[i];
+        sq += (double)p[i] * p[i];
+    }
+    double mean = sum / 1e4, sd = sqrt(sq / 1e4 - mean * mean);
+    ck_assert_msg(fabs(mean - 4.0) < 0.4 && fabs(sd - 1.25) < 0.125,
+                  "G's samples: mean %.3f (want 4 +- 10%%), std %.3f (want 1.25 +- 10%%)", mean, sd);
+    gan_tensor_free(x);
+    gan_tensor_free(out);
+    gan_rng_free(r);
+    gan_trainer_free(t);
+    TU_OK(gan_set_num_threads(threads));
+}
+END_TEST
+
+/* 8 Gaussians of std 0.02 on a circle of radius 2. */
+static void fill_ring(gan_tensor *x, gan_rng *r)
+{
+    TU_OK(gan_rng_fill_normal(r, x, 0.0f, 0.02f));
+    float *p = gan_tensor_data(x);
+    for (int64_t k = 0; k < gan_tensor_dim(x, 0); k++) {
+        int m = (int)(gan_rng_uniform(r) * 8);
+        p[2 * k] += 2.0f * cosf((float)m * 0.78539816f);
+        p[2 * k + 1] += 2.0f * sinf((float)m * 0.78539816f);
+    }
+}
+
+/* The toy2d preset covers >= 6 of the 8 modes (>= 1% of samples within 0.2
+ * of each), and most samples lie within 0.2 of a mode. */
+START_TEST(converges_ring_of_8_gaussians)
+{
+    int threads = gan_get_num_threads();
+    TU_OK(gan_set_num_threads(1));
+    gan_model *g, *d;
+    TU_OK(gan_preset_create("toy2d", 4, &g, &d));
+    gan_trainer_config cfg;
+    gan_trainer_config_default(&cfg);
+    cfg.seed = 4;
+    cfg.opt_g.lr = cfg.opt_d.lr = 1e-3f;
+    gan_trainer *t;
+    TU_OK(gan_trainer_create(&t, g, d, &cfg));
+    gan_rng *r;
+    TU_OK(gan_rng_create(&r, 104));
+    enum { N = 2000 };
+    gan_tensor *x = tu_tensor(2, 128, 2, 0, 0), *out = tu_tensor(2, N, 2, 0, 0);
+    train(t, x, 2000, 1e-3f, fill_ring, r);
+    TU_OK(gan_trainer_generate(t, NULL, out));
+    int count[8] = {0}, near = 0;
+    const float *p = gan_tensor_cdata(out);
+    for (int i = 0; i < N; i++) {
+        int best = 0;
+        float bd = INFINITY;
+        for (int m = 0; m < 8; m++) {
+            float dx = p[2 * i] - 2.0f * cosf((float)m * 0.78539816f);
+            float dy = p[2 * i + 1] - 2.0f * sinf((float)m * 0.78539816f);
+            float dist = sqrtf(dx * dx + dy * dy);
+            if (dist < bd) bd = dist, best = m;
+        }
+        if (bd < 0.2f) near++, count[best]++;
+    }
+    int modes = 0;
+    for (int m = 0; m < 8; m++) modes += count[m] >= N / 100;
+    ck_assert_msg(modes >= 6 && near > N / 2,
+                  "%d modes covered, %.0f%% of samples near a mode; per mode %d %d %d %d %d %d %d %d",
+                  modes, 100.0 * near / N, count[0], count[1], count[2], count[3], count[4],
+                  count[5], count[6], count[7]);
+    gan_tensor_free(x);
+    gan_tensor_free(out);
+    gan_rng_free(r);
+    gan_trainer_free(t);
+    TU_OK(gan_set_num_threads(threads));
+}
+END_TEST
+
 Suite *suite_trainer(void)
 {
     Suite *s = suite_create("trainer");
@@ -675,5 +803,10 @@ Suite *suite_trainer(void)
     tcase_add_test(tc, generate_uses_eval_mode);
     tcase_add_test(tc, presets_build);
     suite_add_tcase(s, tc);
+    TCase *tv = tcase_create("convergence");
+    tcase_set_timeout(tv, 120);
+    tcase_add_test(tv, converges_1d_gaussian);
+    tcase_add_test(tv, converges_ring_of_8_gaussians);
+    suite_add_tcase(s, tv);
     return s;
 }
