@@ -1,0 +1,170 @@
+/* bench.c — `gan bench`: time gan_train_step on random data.
+ *
+ * The last line of the output is one JSON object (see the help text) that
+ * scripts such as bench/compare.py parse; everything before it is for
+ * people. */
+#include "tool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: gan bench --model M [--batch B] [--threads T] [--steps S] [--warmup W] [--seed S]\n"
+    "\n"
+    "Time gan_train_step (D on real, D on fake, G through frozen D) on random data\n"
+    "uniform in [-1, 1]: W warm-up steps, then S timed steps.  Prints a table (ms/step\n"
+    "median and minimum, images/s, the runtime and a memory breakdown) and, as its\n"
+    "last line, one JSON object:\n"
+    "  {\"model\":..,\"batch\":..,\"threads\":..,\"steps\":..,\"ms_per_step_median\":..,\n"
+    "   \"ms_per_step_min\":..,\"images_per_s\":..,\"peak_rss_kb\":..}\n"
+    "\n"
+    "options:\n"
+    "  --model M     mlp28, dcgan28, dcgan64 or toy2d (required)\n"
+    "  --batch B     batch size (default 64)\n"
+    "  --threads T   threads for BLAS and libgan (default: all cores)\n"
+    "  --steps S     timed steps (default 20)\n"
+    "  --warmup W    untimed steps first (default 3)\n"
+    "  --seed S      seed of the weights and the data (default 1)\n"
+    "  -h, --help    show this help\n";
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Current resident set size in KiB (from /proc), 0 if unknown. */
+static long current_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f == NULL) return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+    return resident * 4; /* 4 KiB pages */
+}
+
+/* Floats of a model's trainable parameters and of its buffers. */
+static void model_floats(gan_model *m, int64_t *params, int64_t *buffers)
+{
+    *params = gan_model_param_count(m);
+    *buffers = 0;
+    for (int i = 0; i < gan_model_tensor_count(m); i++) {
+        const char *name;
+        gan_tensor *value, *grad;
+        if (gan_model_tensor(m, i, &name, &value, &grad) == GAN_OK && grad == NULL)
+            *buffers += gan_tensor_numel(value);
+    }
+}
+
+static double mib(double floats)
+{
+    return floats * 4.0 / (1024.0 * 1024.0);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *model = NULL;
+    int batch = 64, threads = 0, steps = 20, warmup = 3;
+    uint64_t seed = 1;
+    cli_opt opts[] = {
+        {"model", 0, OPT_CHOICE, &model, model_names, 0, 0, false},
+        {"batch", 0, OPT_INT, &batch, NULL, 1, 1 << 20, false},
+        {"threads", 0, OPT_INT, &threads, NULL, 1, 1024, false},
+        {"steps", 0, OPT_INT, &steps, NULL, 1, 1000000, false},
+        {"warmup", 0, OPT_INT, &warmup, NULL, 0, 1000000, false},
+        {"seed", 0, OPT_U64, &seed, NULL, 0, 0, false},
+        {0},
+    };
+    int npos, rc = cli_parse(argc, argv, opts, NULL, 0, &npos, help);
+    if (rc >= 0) return rc;
+    if (model == NULL) {
+        tool_error("--model is required (mlp28, dcgan28, dcgan64 or toy2d; see 'gan bench --help')");
+        return EXIT_USAGE;
+    }
+    if (threads > 0 && gan_set_num_threads(threads) != GAN_OK) {
+        tool_gan_error(GAN_E_INVALID, "--threads %d", threads);
+        return EXIT_USAGE;
+    }
+    threads = gan_get_num_threads();
+
+    long rss_before = current_rss_kb();
+    gan_model *g = NULL, *d = NULL;
+    gan_trainer *t = NULL;
+    gan_tensor *real = NULL;
+    gan_rng *rng = NULL;
+    double *ms = calloc((size_t)steps, sizeof *ms);
+    gan_status st = gan_preset_create(model, seed, &g, &d);
+    if (st != GAN_OK) {
+        tool_gan_error(st, "cannot build %s", model);
+        free(ms);
+        return 1;
+    }
+    int64_t gp, gb, dp, db;
+    model_floats(g, &gp, &gb);
+    model_floats(d, &dp, &db);
+    gan_trainer_config cfg;
+    gan_trainer_config_default(&cfg);
+    cfg.seed = seed;
+    st = gan_trainer_create(&t, g, d, &cfg);
+    if (st != GAN_OK) {
+        gan_model_free(g);
+        gan_model_free(d);
+        tool_gan_error(st, "cannot create the trainer");
+        free(ms);
+        return 1;
+    }
+    int ndim;
+    int64_t shape[GAN_MAX_DIMS + 1] = {batch};
+    gan_model_input_shape(gan_trainer_discriminator(t), &ndim, shape + 1);
+    st = gan_tensor_create(&real, ndim + 1, shape);
+    if (st == GAN_OK) st = gan_rng_create(&rng, seed ^ 0x5eedda7aULL);
+    if (st == GAN_OK) st = gan_rng_fill_uniform(rng, real, -1.0f, 1.0f);
+    if (st == GAN_OK && ms == NULL) st = GAN_E_NOMEM;
+    if (st != GAN_OK) tool_gan_error(st, "cannot prepare a batch of %d", batch);
+
+    gan_step_stats s;
+    for (int i = 0; st == GAN_OK && i < warmup; i++) st = gan_train_step(t, real, &s);
+    long rss_warm = current_rss_kb();
+    for (int i = 0; st == GAN_OK && i < steps; i++) {
+        double t0 = now_seconds();
+        st = gan_train_step(t, real, &s);
+        ms[i] = 1000.0 * (now_seconds() - t0);
+    }
+    if (st != GAN_OK && st != GAN_E_NOMEM) tool_gan_error(st, "train step failed");
+    gan_rng_free(rng);
+    gan_tensor_free(real);
+    if (st == GAN_OK) {
+        qsort(ms, (size_t)steps, sizeof *ms, cmp_double);
+        double median = steps % 2 ? ms[steps / 2] : 0.5 * (ms[steps / 2 - 1] + ms[steps / 2]);
+        double fastest = ms[0], ips = 1000.0 * batch / median;
+        long peak = peak_rss_kb();
+        /* Adam keeps two moments per parameter */
+        double p = (double)(gp + dp), bufs = (double)(gb + db);
+        double state = 2.0 * p;
+        double libgan = rss_warm > rss_before ? (double)(rss_warm - rss_before) / 1024.0 : 0.0;
+        double rest = libgan - mib(p + p + state + bufs);
+        printf("gan bench: %s, batch %d, %d thread%s, %d steps after %d warm-up\n", model, batch,
+               threads, threads == 1 ? "" : "s", steps, warmup);
+        printf("  runtime              %s\n", gan_runtime_info());
+        printf("  ms/step              median %.2f   min %.2f\n", median, fastest);
+        printf("  images/s             %.1f\n", ips);
+        printf("  memory (MiB)         parameters %.2f (G %lld + D %lld floats)\n", mib(p),
+               (long long)gp, (long long)dp);
+        printf("                       gradients %.2f   optimizer state %.2f   buffers %.2f\n",
+               mib(p), mib(state), mib(bufs));
+        if (rest > 0)
+            printf("                       activations + scratch %.1f (process growth %.1f "
+                   "over setup, less the above)\n",
+                   rest, libgan);
+        printf("                       peak RSS %.1f\n", peak / 1024.0);
+        printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"steps\":%d,"
+               "\"ms_per_step_median\":%.3f,\"ms_per_step_min\":%.3f,\"images_per_s\":%.1f,"
+               "\"peak_rss_kb\":%ld}\n",
+               model, batch, threads, steps, median, fastest, ips, peak);
+    }
+    gan_trainer_free(t);
+    free(ms);
+    return st == GAN_OK ? 0 : 1;
+}
