@@ -1,5 +1,13 @@
 /* blas.c — OpenBLAS glue: the GEMM wrapper, thread count, and core choice.
  *
+ * Threads: libgan runs one pool of workers (pool.c) and keeps OpenBLAS at
+ * one thread.  gan_sgemm splits a large product into one block of columns
+ * (or rows) per worker, each a single-threaded BLAS call; inside a parallel
+ * region it calls BLAS directly.  Two pools on the same cores would fight:
+ * OpenBLAS's threads spin after each call while libgan's want the cores.
+ * GAN_GEMM_THREADS=blas in the environment gives the GEMMs back to
+ * OpenBLAS's own threads instead (for measurements).
+ *
  * The core trap: Debian 12's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not know
  * newer CPU models and falls back to its generic "Prescott" kernels, which
  * run sgemm at about a fifth of what the machine can do.  Users would have to
@@ -11,6 +19,7 @@
  * nothing is changed.  GAN_BLAS_CORE=keep disables the switch.
  */
 #include "internal.h"
+#include "core/pool.h"
 
 #include <cblas.h>
 #include <pthread.h>
@@ -27,6 +36,7 @@ extern void gotoblas_dynamic_init(void) __attribute__((weak));
 extern void gotoblas_dynamic_quit(void) __attribute__((weak));
 
 static int num_threads;            /* 0 until initialised */
+static bool blas_threads;          /* GAN_GEMM_THREADS=blas: OpenBLAS threads the GEMMs */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char core_note[64] = "";
 
@@ -75,11 +85,19 @@ static void choose_core(void)
     snprintf(core_note, sizeof core_note, " (switched from %s)", fallback ? "Prescott" : "an AVX2 core");
 }
 
+/* OpenBLAS's own thread count: 1, unless it does the GEMM threading. */
+static void set_blas_threads(void)
+{
+    if (openblas_set_num_threads) openblas_set_num_threads(blas_threads ? num_threads : 1);
+}
+
 static void init_once(void)
 {
     choose_core();
     if (num_threads == 0) num_threads = default_threads();
-    if (openblas_set_num_threads) openblas_set_num_threads(num_threads);
+    const char *mode = getenv("GAN_GEMM_THREADS");
+    blas_threads = mode != NULL && strcmp(mode, "blas") == 0;
+    set_blas_threads();
 }
 
 void gan_runtime_init(void)
@@ -93,7 +111,7 @@ gan_status gan_set_num_threads(int n)
         return gan_fail(GAN_E_INVALID, "gan_set_num_threads: n = %d, must be >= 1", n);
     gan_runtime_init();
     num_threads = n;
-    if (openblas_set_num_threads) openblas_set_num_threads(n);
+    set_blas_threads();
     return GAN_OK;
 }
 
@@ -109,16 +127,63 @@ const char *gan_runtime_info(void)
     gan_runtime_init();
     const char *core = openblas_get_corename ? openblas_get_corename() : "unknown";
     const char *config = openblas_get_config ? openblas_get_config() : "CBLAS";
-    snprintf(info, sizeof info, "libgan %s; BLAS %s; core %s%s; threads %d",
-             gan_version_string(), config, core, core_note, num_threads);
+    snprintf(info, sizeof info, "libgan %s; BLAS %s; core %s%s; threads %d (%s)",
+             gan_version_string(), config, core, core_note, num_threads,
+             blas_threads ? "GEMMs threaded by BLAS" : "libgan pool, BLAS single-threaded");
     return info;
 }
+
+static void sgemm1(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                   int64_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
+                (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+typedef struct gemm_job {
+    bool trans_a, trans_b, by_rows;
+    int64_t m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} gemm_job;
+
+/* Worker w's block of C: columns (or rows) in multiples of 16. */
+static void gemm_task(void *ctx, int w, int nw)
+{
+    const gemm_job *j = ctx;
+    const int64_t len = j->by_rows ? j->m : j->n, blocks = (len + 15) / 16;
+    int64_t b0, b1;
+    gan_split(blocks, w, nw, &b0, &b1);
+    const int64_t lo = 16 * b0, hi = 16 * b1 < len ? 16 * b1 : len;
+    if (lo >= hi) return;
+    if (j->by_rows) /* rows lo..hi of op(A) and C */
+        sgemm1(j->trans_a, j->trans_b, hi - lo, j->n, j->k, j->alpha,
+               j->trans_a ? j->a + lo : j->a + lo * j->lda, j->lda, j->b, j->ldb, j->beta,
+               j->c + lo * j->ldc, j->ldc);
+    else /* columns lo..hi of op(B) and C */
+        sgemm1(j->trans_a, j->trans_b, j->m, hi - lo, j->k, j->alpha, j->a, j->lda,
+               j->trans_b ? j->b + lo * j->ldb : j->b + lo, j->ldb, j->beta, j->c + lo, j->ldc);
+}
+
+/* Products below this many multiply-adds are not worth a split. */
+#define SPLIT_MIN_MACS (1 << 21)
 
 void gan_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                float *c, int64_t ldc)
 {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
-                (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    gan_runtime_init();
+    const int nw = blas_threads || gan_in_parallel() ? 1 : gan_pool_size(GAN_POOL_MAX);
+    /* split the longer side of C, if each worker still gets a fair block */
+    const bool by_rows = m > n;
+    const int64_t side = by_rows ? m : n;
+    if (nw == 1 || (double)m * n * k < SPLIT_MIN_MACS || side < 32 * nw) {
+        sgemm1(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    gemm_job j = {trans_a, trans_b, by_rows, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
+    gan_parallel(gemm_task, &j, nw);
 }

@@ -6,6 +6,7 @@
  * backward reads only y and the pass could run in place; a negative slope
  * flips the sign of y for negative x, and then backward must read x. */
 #include "internal.h"
+#include "eltwise.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,9 +27,7 @@ static gan_status leaky_attach(gan_layer *l, const gan_shape *in, gan_shape *out
 /* y = x > 0 ? x : slope x */
 static void leaky_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
-    const float slope = slope_of(l);
-    const int64_t count = n * gan_shape_numel(&l->in); /* (N, ...) */
-    for (int64_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+    gan_leaky_forward(y, x, slope_of(l), n * gan_shape_numel(&l->in)); /* (N, ...) */
 }
 
 /* dx = dy * (x > 0 ? 1 : slope) */
@@ -38,9 +37,8 @@ static void leaky_backward(gan_layer *l, float *dx, const float *dy, const float
     (void)param_grads;
     if (dx == NULL) return;
     const float slope = slope_of(l);
-    const int64_t count = n * gan_shape_numel(&l->in);
     const float *sign = slope >= 0.0f ? y : x; /* > 0 exactly where x > 0 */
-    for (int64_t i = 0; i < count; i++) dx[i] = sign[i] > 0.0f ? dy[i] : slope * dy[i];
+    gan_leaky_backward(dx, dy, sign, slope, n * gan_shape_numel(&l->in));
 }
 
 static gan_status check_slope(const char *fn, double slope)

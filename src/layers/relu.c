@@ -2,6 +2,7 @@
  * Backward reads only y (y > 0 exactly where x > 0), so the pass could run
  * in place. */
 #include "internal.h"
+#include "eltwise.h"
 
 #include <stdio.h>
 
@@ -15,8 +16,7 @@ static gan_status relu_attach(gan_layer *l, const gan_shape *in, gan_shape *out)
 /* y = max(0, x) */
 static void relu_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
-    const int64_t count = n * gan_shape_numel(&l->in); /* (N, ...) */
-    for (int64_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    gan_relu_forward(y, x, n * gan_shape_numel(&l->in)); /* (N, ...) */
 }
 
 /* dx = dy * [y > 0]  (0 at the kink, as PyTorch) */
@@ -26,8 +26,7 @@ static void relu_backward(gan_layer *l, float *dx, const float *dy, const float 
     (void)x;
     (void)param_grads;
     if (dx == NULL) return;
-    const int64_t count = n * gan_shape_numel(&l->in);
-    for (int64_t i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    gan_relu_backward(dx, dy, y, n * gan_shape_numel(&l->in));
 }
 
 static int relu_describe(const gan_layer *l, char *buf, size_t cap)

@@ -1,0 +1,95 @@
+/* eltwise.c — see eltwise.h.  One vectorised kernel per op (simd.h), run
+ * on contiguous blocks of at least MIN_BLOCK elements per worker. */
+#include "internal.h"
+#include "core/pool.h"
+#include "core/simd.h"
+#include "eltwise.h"
+
+/* Below this many elements per worker a thread hand-off costs more than the loop. */
+#define MIN_BLOCK 32768
+
+typedef enum { RELU_F, RELU_B, LEAKY_F, LEAKY_B } op_kind;
+
+typedef struct job {
+    op_kind op;
+    float *out;
+    const float *a, *b; /* the op's inputs (b: NULL for forwards) */
+    float slope;
+    int64_t count;
+} job;
+
+/* out[i] = op(a[i], b[i]) for i in [lo, hi) */
+GAN_HOT static void run_op(const job *j, int64_t lo, int64_t hi)
+{
+    float *out = j->out;
+    const float *a = j->a, *b = j->b;
+    const float s = j->slope;
+    const gan_v4 zero = gan_v4_splat(0.0f), vs = gan_v4_splat(s);
+    int64_t i = lo;
+    switch (j->op) {
+    case RELU_F: /* y = x > 0 ? x : 0 */
+        for (; i + 4 <= hi; i += 4) {
+            gan_v4 x = gan_v4_load(a + i);
+            gan_v4_store(out + i, gan_v4_select(x > zero, x, zero));
+        }
+        for (; i < hi; i++) out[i] = a[i] > 0.0f ? a[i] : 0.0f;
+        break;
+    case RELU_B: /* dx = y > 0 ? dy : 0;  a = dy, b = y */
+        for (; i + 4 <= hi; i += 4) {
+            gan_v4 g = gan_v4_load(a + i);
+            gan_v4_store(out + i, gan_v4_select(gan_v4_load(b + i) > zero, g, zero));
+        }
+        for (; i < hi; i++) out[i] = b[i] > 0.0f ? a[i] : 0.0f;
+        break;
+    case LEAKY_F: /* y = x > 0 ? x : s x */
+        for (; i + 4 <= hi; i += 4) {
+            gan_v4 x = gan_v4_load(a + i);
+            gan_v4_store(out + i, gan_v4_select(x > zero, x, x * vs));
+        }
+        for (; i < hi; i++) out[i] = a[i] > 0.0f ? a[i] : s * a[i];
+        break;
+    case LEAKY_B: /* dx = sign > 0 ? dy : s dy;  a = dy, b = sign */
+        for (; i + 4 <= hi; i += 4) {
+            gan_v4 g = gan_v4_load(a + i);
+            gan_v4_store(out + i, gan_v4_select(gan_v4_load(b + i) > zero, g, g * vs));
+        }
+        for (; i < hi; i++) out[i] = b[i] > 0.0f ? a[i] : s * a[i];
+        break;
+    }
+}
+
+static void task(void *ctx, int w, int nw)
+{
+    const job *j = ctx;
+    int64_t lo, hi;
+    gan_split(j->count, w, nw, &lo, &hi);
+    run_op(j, lo, hi);
+}
+
+static void run(op_kind op, float *out, const float *a, const float *b, float slope, int64_t count)
+{
+    job j = {op, out, a, b, slope, count};
+    const int64_t blocks = count / MIN_BLOCK;
+    if (blocks < 2) run_op(&j, 0, count);
+    else gan_parallel(task, &j, blocks > GAN_POOL_MAX ? GAN_POOL_MAX : (int)blocks);
+}
+
+void gan_relu_forward(float *y, const float *x, int64_t count)
+{
+    run(RELU_F, y, x, NULL, 0.0f, count);
+}
+
+void gan_relu_backward(float *dx, const float *dy, const float *y, int64_t count)
+{
+    run(RELU_B, dx, dy, y, 0.0f, count);
+}
+
+void gan_leaky_forward(float *y, const float *x, float slope, int64_t count)
+{
+    run(LEAKY_F, y, x, NULL, slope, count);
+}
+
+void gan_leaky_backward(float *dx, const float *dy, const float *sign, float slope, int64_t count)
+{
+    run(LEAKY_B, dx, dy, sign, slope, count);
+}
