@@ -377,25 +377,42 @@ gan_status gan_model_load_memory(gan_model **out, const void *data, size_t size)
     return st;
 }
 
+static gan_status load_weights_file(gan_model *model, const gan_st_file *f)
+{
+    const char *v = gan_st_get_meta(f, "libgan.format_version");
+    const char *kind = gan_st_get_meta(f, "libgan.kind");
+    if (kind != NULL && strcmp(kind, "trainer") == 0)
+        return gan_fail(GAN_E_FORMAT, "%s: this is a trainer checkpoint (tensors 'G.*', 'D.*'); load it with gan_trainer_load",
+                        f->path);
+    if (v != NULL && strtol(v, NULL, 10) > FORMAT_VERSION)
+        return gan_fail(GAN_E_UNSUPPORTED,
+                        "%s: written in checkpoint format %.20s by a newer libgan; this one reads format %d",
+                        f->path, v, FORMAT_VERSION);
+    ck_plan p = {.what = "model"};
+    gan_status st = plan_add_model(&p, model, "");
+    if (st == GAN_OK) st = plan_load(&p, f);
+    gan_dealloc(p.items);
+    return st;
+}
+
 gan_status gan_model_load_weights(gan_model *model, const char *path)
 {
     GAN_CHECK_NULL(model, "gan_model_load_weights");
     GAN_CHECK_NULL(path, "gan_model_load_weights");
     gan_st_file *f;
     GAN_TRY(gan_st_open(&f, path));
-    gan_status st = GAN_OK;
-    const char *v = gan_st_get_meta(f, "libgan.format_version");
-    const char *kind = gan_st_get_meta(f, "libgan.kind");
-    if (kind != NULL && strcmp(kind, "trainer") == 0)
-        st = gan_fail(GAN_E_FORMAT, "%s: this is a trainer checkpoint (tensors 'G.*', 'D.*'); load it with gan_trainer_load",
-                      path);
-    else if (v != NULL && strtol(v, NULL, 10) > FORMAT_VERSION)
-        st = gan_fail(GAN_E_UNSUPPORTED, "%s: written in checkpoint format %.20s by a newer libgan; this one reads format %d",
-                      path, v, FORMAT_VERSION);
-    ck_plan p = {.what = "model"};
-    if (st == GAN_OK) st = plan_add_model(&p, model, "");
-    if (st == GAN_OK) st = plan_load(&p, f);
-    gan_dealloc(p.items);
+    gan_status st = load_weights_file(model, f);
+    gan_st_close(f);
+    return st;
+}
+
+gan_status gan_model_load_weights_memory(gan_model *model, const void *data, size_t size)
+{
+    GAN_CHECK_NULL(model, "gan_model_load_weights_memory");
+    GAN_CHECK_NULL(data, "gan_model_load_weights_memory");
+    gan_st_file *f;
+    GAN_TRY(gan_st_open_memory(&f, data, size));
+    gan_status st = load_weights_file(model, f);
     gan_st_close(f);
     return st;
 }

@@ -228,7 +228,7 @@ static gan_status parse_metadata(gan_st_file *f, json_t *m)
  * begins where the previous ended. */
 static gan_status check_coverage(gan_st_file *f)
 {
-    qsort(f->entries, f->count, sizeof *f->entries, cmp_entry_offset);
+    if (f->count > 1) qsort(f->entries, f->count, sizeof *f->entries, cmp_entry_offset);
     uint64_t at = 0;
     for (size_t i = 0; i < f->count; i++) {
         const gan_st_entry *e = &f->entries[i];
@@ -281,7 +281,7 @@ static gan_status parse_header(gan_st_file *f, const char *hdr, size_t n)
     }
     if (meta != NULL && (st = parse_metadata(f, meta)) != GAN_OK) goto done;
     if ((st = check_coverage(f)) != GAN_OK) goto done;
-    qsort(f->entries, f->count, sizeof *f->entries, cmp_entry_name);
+    if (f->count > 1) qsort(f->entries, f->count, sizeof *f->entries, cmp_entry_name);
     for (size_t i = 1; i < f->count; i++)
         if (strcmp(f->entries[i - 1].name, f->entries[i].name) == 0) {
             st = gan_fail(GAN_E_FORMAT, "%s: tensor '%s' appears twice", f->path,
@@ -611,7 +611,7 @@ gan_status gan_st_save(const char *path, const gan_st_out *tensors, size_t count
                 goto done;
             }
     for (size_t i = 0; i < count; i++) order[i] = &tensors[i];
-    qsort(order, count, sizeof *order, cmp_out_order);
+    if (count > 1) qsort(order, count, sizeof *order, cmp_out_order);
     if ((st = build_header(&hdr, &hdr_len, order, count, meta, nmeta)) != GAN_OK) goto done;
     if ((fd = create_temp(path, tmp, cap)) < 0) {
         st = gan_fail(GAN_E_IO, "%s: cannot create a temporary file next to it: %s", path,
