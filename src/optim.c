@@ -104,7 +104,7 @@ static int64_t adam_pass(gan_optimizer *o, bool commit)
         float denom = sqrtf(vi) / bc2_sqrt + eps;
         float pi = p[i] - step_size * (mi / denom);
         if (!commit) {
-            if (!isfinite(gi) || !isfinite(vi) || !isfinite(pi)) return i;
+            if (!isfinite(gi) || !isfinite(mi) || !isfinite(vi) || !isfinite(pi)) return i;
         } else {
             m[i] = mi;
             v[i] = vi;
