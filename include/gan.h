@@ -297,7 +297,11 @@ GAN_API gan_status gan_model_create(gan_model **out, int ndim, const int64_t *in
  * gan_trainer_free; calling this on it does nothing. */
 GAN_API void gan_model_free(gan_model *model);
 /* Attach `layer` to the current output shape and append it.  On success the
- * model owns the layer; on failure (e.g. GAN_E_SHAPE) the caller still does. */
+ * model owns the layer (its parameters move into the model's buffers, and it
+ * takes the model's train/eval mode; create optimizers after the last add);
+ * on failure (e.g. GAN_E_SHAPE) the caller still does.
+ * GAN_E_STATE if the layer already belongs to a model or the model to a
+ * trainer (a trainer's models keep the layers they had at its creation). */
 GAN_API gan_status gan_model_add(gan_model *model, gan_layer *layer);
 GAN_API int gan_model_layer_count(const gan_model *model);
 /* Borrowed layer at index (NULL if out of range). */
@@ -602,7 +606,8 @@ GAN_API gan_status gan_model_load_weights(gan_model *model, const char *path);
 GAN_API gan_status gan_trainer_save(const gan_trainer *t, const char *path);
 /* Rebuild a trainer from gan_trainer_save's file (models, optimizers and
  * all state).  The caller frees it with gan_trainer_free.  Statuses as for
- * gan_model_load. */
+ * gan_model_load.  Not saved, so back to their defaults: the models'
+ * train/eval mode (training) and freeze flags (not frozen). */
 GAN_API gan_status gan_trainer_load(gan_trainer **out, const char *path);
 
 /* The architecture text of a model (format above), NUL-terminated, into

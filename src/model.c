@@ -104,6 +104,8 @@ gan_status gan_model_add(gan_model *m, gan_layer *l)
     if (l->owner != NULL)
         return gan_fail(GAN_E_STATE, "%s: this %s layer already belongs to a model", fn,
                         l->ops->kind);
+    if (m->owner != NULL) /* the trainer sized its rollback snapshot for these layers */
+        return gan_fail(GAN_E_STATE, "%s: the model belongs to a trainer; its layers are fixed", fn);
     if (m->nlayers >= 100000)
         return gan_fail(GAN_E_INVALID, "%s: a model holds at most 100000 layers", fn);
 
@@ -374,6 +376,7 @@ gan_status gan_model_backward(gan_model *m, const gan_tensor *dy, const gan_tens
                         gan_shape_str(&dy->shape, got, sizeof got), gan_shape_str(&want, ws, sizeof ws));
     }
     const bool param_grads = !m->frozen;
+    if (!param_grads && dx == NULL) return GAN_OK; /* nothing would be produced */
     const float *g = dy->data; /* dL/d(output of layer i) */
     for (int i = m->nlayers - 1; i >= 0; i--) {
         gan_layer *l = m->layers[i];

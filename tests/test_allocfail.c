@@ -9,14 +9,19 @@
  * allocate).  Every refused call must return GAN_E_NOMEM, leak nothing
  * (blocks handed out == blocks given back once the handles are freed),
  * leave its handles usable — the same call succeeds when memory is back —
- * and change nothing a caller can observe. */
+ * and change nothing a caller can observe (a refused save leaves the old
+ * file and no temporary behind; a refused load_weights leaves the model).
+ * jansson's own allocations (the JSON header) go through malloc, not the
+ * hook, so they are not swept here; valgrind watches them. */
 #include "testutil.h"
 #include "nn.h"
 
+#include <dirent.h>
 #include <execinfo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ the hook */
 typedef struct fault_hook {
@@ -660,6 +665,249 @@ START_TEST(generate_out_of_memory)
 }
 END_TEST
 
+/* -------------------------------------------------------- save and load */
+static char tmpdir[64];
+
+static void tmp_make(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/gan-allocfail-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static const char *tmp_file(const char *name)
+{
+    static char buf[4][512];
+    static int next;
+    char *p = buf[next++ & 3];
+    snprintf(p, sizeof buf[0], "%s/%s", tmpdir, name);
+    return p;
+}
+
+/* Files in tmpdir (temporaries of a failed save would show up here). */
+static int tmp_count(void)
+{
+    DIR *dir = opendir(tmpdir);
+    ck_assert_ptr_nonnull(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) n += e->d_name[0] != '.';
+    closedir(dir);
+    return n;
+}
+
+static void tmp_remove(void)
+{
+    DIR *dir = opendir(tmpdir);
+    if (dir == NULL) return;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        if (e->d_name[0] != '.') unlink(tmp_file(e->d_name));
+    closedir(dir);
+    rmdir(tmpdir);
+}
+
+/* Whole file into malloc'ed memory. */
+static unsigned char *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return b;
+}
+
+static void assert_file_is(const char *path, const unsigned char *want, size_t n, long k)
+{
+    size_t got_n;
+    unsigned char *got = slurp(path, &got_n);
+    ck_assert_msg(got_n == n && memcmp(got, want, n) == 0,
+                  "allocation %ld refused during a save: %s changed", k, path);
+    free(got);
+}
+
+static void assert_same_model(gan_model *a, gan_model *b, const char *what)
+{
+    ck_assert_int_eq(a->nparams, b->nparams);
+    ck_assert_msg(memcmp(a->params, b->params, (size_t)a->nparams * sizeof(float)) == 0,
+                  "%s: params differ", what);
+    int64_t nb = gan_model_buffer_floats(a);
+    ck_assert_int_eq(nb, gan_model_buffer_floats(b));
+    float *ba = malloc((size_t)(nb + 1) * sizeof(float)), *bb = malloc((size_t)(nb + 1) * sizeof(float));
+    int64_t ka[64], kb[64];
+    ck_assert_int_le(a->nlayers, 64);
+    gan_model_save_buffers(a, ba, ka);
+    gan_model_save_buffers(b, bb, kb);
+    ck_assert_msg(memcmp(ba, bb, (size_t)nb * sizeof(float)) == 0, "%s: running stats differ", what);
+    ck_assert_msg(memcmp(ka, kb, (size_t)a->nlayers * sizeof(int64_t)) == 0,
+                  "%s: num_batches_tracked differ", what);
+    free(ba);
+    free(bb);
+}
+
+/* dst's params, running stats and counters := src's (same architecture). */
+static void copy_model(gan_model *dst, gan_model *src)
+{
+    ck_assert_int_eq(dst->nparams, src->nparams);
+    memcpy(dst->params, src->params, (size_t)src->nparams * sizeof(float));
+    int64_t nb = gan_model_buffer_floats(src), nbt[64];
+    float *b = malloc((size_t)(nb + 1) * sizeof(float));
+    gan_model_save_buffers(src, b, nbt);
+    gan_model_load_buffers(dst, b, nbt);
+    free(b);
+}
+
+/* gan_model_save and gan_trainer_save: a refused save returns NOMEM and
+ * leaves the previous file byte for byte, with no temporary left over. */
+START_TEST(save_out_of_memory)
+{
+    const char *name = pairs[_i];
+    hook_install();
+    tmp_make();
+    gan_trainer *t = make_trainer(name, 31);
+    gan_tensor *real = batch_for(t->d, 4, false);
+    fill_hash(real, 4);
+    const char *mpath = tmp_file("g.safetensors"), *tpath = tmp_file("t.safetensors");
+    TU_OK(gan_model_save(t->g, mpath));
+    TU_OK(gan_trainer_save(t, tpath));
+    size_t mold_n, told_n;
+    unsigned char *mold = slurp(mpath, &mold_n), *told = slurp(tpath, &told_n);
+    TU_OK(gan_train_step(t, real, NULL)); /* the next save writes different bytes */
+    const long base = hook.live;
+    for (int which = 0; which < 2; which++) {
+        const char *path = which ? tpath : mpath;
+        for (int mode = 0; mode < SWEEP_MODES; mode++) {
+            for (long k = 1;; k++) {
+                arm(k, mode);
+                gan_status st = which ? gan_trainer_save(t, path) : gan_model_save(t->g, path);
+                long failed = hook.failed;
+                disarm();
+                if (failed == 0) {
+                    TU_OK(st);
+                    ASSERT_SWEPT(which ? "gan_trainer_save" : "gan_model_save", k);
+                    break;
+                }
+                ASSERT_NOMEM(st, which ? "gan_trainer_save" : "gan_model_save", k, mode);
+                ASSERT_NO_LEAK_FROM(base, path, k, mode);
+                if (which) assert_file_is(path, told, told_n, k);
+                else assert_file_is(path, mold, mold_n, k);
+                ck_assert_msg(tmp_count() == 2, "allocation %ld refused: a temporary file was left", k);
+            }
+            /* put the old file back for the next mode */
+            FILE *f = fopen(path, "wb");
+            ck_assert_ptr_nonnull(f);
+            if (which) ck_assert_int_eq(fwrite(told, 1, told_n, f), told_n);
+            else ck_assert_int_eq(fwrite(mold, 1, mold_n, f), mold_n);
+            fclose(f);
+        }
+    }
+    free(mold);
+    free(told);
+    gan_tensor_free(real);
+    gan_trainer_free(t);
+    ck_assert_int_eq(hook.live, 0);
+    tmp_remove();
+}
+END_TEST
+
+/* Every loader: NOMEM, *out NULL, nothing leaked; the retry loads what was
+ * saved; gan_model_load_weights leaves its model untouched. */
+START_TEST(load_out_of_memory)
+{
+    const char *name = pairs[_i];
+    hook_install();
+    tmp_make();
+    gan_trainer *t = make_trainer(name, 41);
+    gan_tensor *real = batch_for(t->d, 4, false);
+    fill_hash(real, 5);
+    TU_OK(gan_train_step(t, real, NULL));
+    const char *mpath = tmp_file("g.safetensors"), *tpath = tmp_file("t.safetensors");
+    TU_OK(gan_model_save(t->g, mpath));
+    TU_OK(gan_trainer_save(t, tpath));
+    size_t image_n;
+    unsigned char *image = slurp(mpath, &image_n);
+    char *arch = NULL;
+    size_t arch_len = 0;
+    TU_OK(gan_model_arch_text(t->g, NULL, 0, &arch_len));
+    arch = malloc(arch_len + 1);
+    TU_OK(gan_model_arch_text(t->g, arch, arch_len + 1, NULL));
+    /* a model of the same architecture with other weights */
+    gan_model *other = NULL, *other_d = NULL;
+    make_pair(name, 42, &other, &other_d);
+    gan_model *other_copy = NULL, *unused = NULL;
+    make_pair(name, 42, &other_copy, &unused);
+    gan_model_free(unused);
+    const long base = hook.live;
+
+    static const char *const what[] = {"gan_model_load", "gan_model_load_memory",
+                                       "gan_model_load_weights", "gan_trainer_load",
+                                       "gan_model_from_arch_text", "gan_checkpoint_open"};
+    for (int op = 0; op < 6; op++) {
+        for (int mode = 0; mode < SWEEP_MODES; mode++) {
+            for (long k = 1;; k++) {
+                gan_model *m = (gan_model *)&m;
+                gan_trainer *lt = (gan_trainer *)&lt;
+                gan_checkpoint *ck = (gan_checkpoint *)&ck;
+                gan_status st = GAN_OK;
+                arm(k, mode);
+                switch (op) {
+                case 0: st = gan_model_load(&m, mpath); break;
+                case 1: st = gan_model_load_memory(&m, image, image_n); break;
+                case 2: st = gan_model_load_weights(other, mpath); break;
+                case 3: st = gan_trainer_load(&lt, tpath); break;
+                case 4: st = gan_model_from_arch_text(&m, arch); break;
+                default: st = gan_checkpoint_open(&ck, tpath); break;
+                }
+                long failed = hook.failed;
+                disarm();
+                if (failed == 0) {
+                    TU_OK(st);
+                    ASSERT_SWEPT(what[op], k);
+                    switch (op) {
+                    case 0:
+                    case 1: assert_same_model(m, t->g, what[op]); /* fall through */
+                    case 4: gan_model_free(m); break;
+                    case 2:
+                        assert_same_model(other, t->g, what[op]);
+                        copy_model(other, other_copy); /* back to "other weights" */
+                        break;
+                    case 3:
+                        assert_same_model(lt->g, t->g, what[op]);
+                        assert_same_model(lt->d, t->d, what[op]);
+                        ck_assert_int_eq(gan_trainer_step_count(lt), 1);
+                        gan_trainer_free(lt);
+                        break;
+                    default: gan_checkpoint_close(ck); break;
+                    }
+                    break;
+                }
+                ASSERT_NOMEM(st, what[op], k, mode);
+                switch (op) {
+                case 2: assert_same_model(other, other_copy, "refused gan_model_load_weights"); break;
+                case 3: ck_assert_ptr_null(lt); break;
+                case 5: ck_assert_ptr_null(ck); break;
+                default: ck_assert_ptr_null(m); break;
+                }
+                ASSERT_NO_LEAK_FROM(base, what[op], k, mode);
+            }
+        }
+    }
+    gan_model_free(other);
+    gan_model_free(other_d);
+    gan_model_free(other_copy);
+    free(arch);
+    free(image);
+    gan_tensor_free(real);
+    gan_trainer_free(t);
+    ck_assert_int_eq(hook.live, 0);
+    tmp_remove();
+}
+END_TEST
+
 /* ----------------------------------------------- zero allocations per step */
 /* After the first gan_train_step at a batch size, more steps at that size
  * allocate nothing (issue: performance); likewise sampling with given z. */
@@ -714,10 +962,13 @@ Suite *suite_allocfail(void)
     TCase *ts = tcase_create("step");
     tcase_add_loop_test(ts, first_train_step_out_of_memory, 0, N_PAIRS);
     tcase_add_loop_test(ts, generate_out_of_memory, 0, N_PAIRS);
+    TCase *ti = tcase_create("io");
+    tcase_add_loop_test(ti, save_out_of_memory, 0, N_PAIRS);
+    tcase_add_loop_test(ti, load_out_of_memory, 0, N_PAIRS);
     TCase *tz = tcase_create("zero_alloc");
     tcase_add_loop_test(tz, train_step_zero_allocations, 0, 3);
-    TCase *all[] = {tb, tt, ts, tz};
-    for (int i = 0; i < 4; i++) {
+    TCase *all[] = {tb, tt, ts, ti, tz};
+    for (int i = 0; i < 5; i++) {
         tcase_set_timeout(all[i], 120);
         tcase_add_checked_fixture(all[i], NULL, hook_remove);
         suite_add_tcase(s, all[i]);
