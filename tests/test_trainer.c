@@ -287,6 +287,10 @@ START_TEST(trainer_create_misuse)
     ck_assert_ptr_eq(gan_trainer_discriminator(t), d);
     gan_trainer *t2 = NULL;
     TU_STATUS(GAN_E_STATE, gan_trainer_create(&t2, g, d, &cfg));
+    gan_layer *extra;
+    TU_OK(gan_layer_relu(&extra));
+    TU_STATUS(GAN_E_STATE, gan_model_add(d, extra)); /* a trainer's models are fixed */
+    gan_layer_free(extra);
     ck_assert_int_eq(gan_trainer_step_count(t), 0);
     TU_OK(gan_trainer_set_epoch(t, 3));
     ck_assert_int_eq(gan_trainer_epoch(t), 3);
