@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Full path of a test file (two live at once: a call may take two paths). */
 static const char *idx_path(const char *name)
@@ -404,6 +405,63 @@ START_TEST(fashion_mnist_if_installed)
 }
 END_TEST
 
+/* Plain tensor files: round trip, and each refusal with its status. */
+START_TEST(tensor_files)
+{
+    char path[256], model_path[256];
+    snprintf(path, sizeof path, "/tmp/gan-test-tensors-%d.safetensors", (int)getpid());
+    snprintf(model_path, sizeof model_path, "/tmp/gan-test-bn-%d.safetensors", (int)getpid());
+    gan_tensor *z = tu_tensor(2, 3, 4, 0, 0), *x = tu_tensor(4, 3, 1, 2, 2);
+    for (int i = 0; i < 12; i++) {
+        gan_tensor_data(z)[i] = (float)i - 5.5f;
+        gan_tensor_data(x)[i] = 1.0f / (float)(i + 1);
+    }
+    const char *names[2] = {"z", "x"};
+    const gan_tensor *ts[2] = {z, x};
+    TU_OK(gan_tensors_save(path, 2, names, ts));
+    gan_tensor *back = NULL;
+    TU_OK(gan_tensor_load(&back, path, "x"));
+    ck_assert_int_eq(gan_tensor_ndim(back), 4);
+    ck_assert_int_eq(gan_tensor_dim(back, 3), 2);
+    ck_assert_mem_eq(gan_tensor_cdata(back), gan_tensor_cdata(x), 12 * sizeof(float));
+    gan_tensor_free(back);
+    TU_OK(gan_tensor_load(&back, path, "z"));
+    ck_assert_mem_eq(gan_tensor_cdata(back), gan_tensor_cdata(z), 12 * sizeof(float));
+    gan_tensor_free(back);
+
+    back = (gan_tensor *)1;
+    TU_STATUS(GAN_E_FORMAT, gan_tensor_load(&back, path, "w"));
+    ck_assert_ptr_null(back);
+    ck_assert_msg(strstr(gan_last_error(), "no tensor named 'w'"), "%s", gan_last_error());
+    TU_STATUS(GAN_E_IO, gan_tensor_load(&back, "/nonexistent.safetensors", "z"));
+    TU_STATUS(GAN_E_FORMAT, gan_tensor_load(&back, idx_path("images_3x4x5.idx"), "z"));
+    TU_STATUS(GAN_E_NULL, gan_tensor_load(&back, path, NULL));
+    const char *dup[2] = {"z", "z"};
+    TU_STATUS(GAN_E_INVALID, gan_tensors_save(path, 2, dup, ts));
+    TU_STATUS(GAN_E_INVALID, gan_tensors_save(path, 0, names, ts));
+    TU_STATUS(GAN_E_NULL, gan_tensors_save(NULL, 1, names, ts));
+    TU_STATUS(GAN_E_IO, gan_tensors_save("/nonexistent/dir/t.safetensors", 1, names, ts));
+
+    /* a batchnorm counter is an I64 scalar: not a float tensor */
+    gan_model *m = NULL;
+    gan_layer *bn = NULL;
+    int64_t in[1] = {3};
+    TU_OK(gan_model_create(&m, 1, in));
+    TU_OK(gan_layer_batchnorm(&bn, 3));
+    TU_OK(gan_model_add(m, bn));
+    TU_OK(gan_model_save(m, model_path));
+    TU_STATUS(GAN_E_UNSUPPORTED, gan_tensor_load(&back, model_path, "0.num_batches_tracked"));
+    TU_OK(gan_tensor_load(&back, model_path, "0.running_var"));
+    ck_assert_float_eq(gan_tensor_cdata(back)[2], 1.0f);
+    gan_tensor_free(back);
+    gan_model_free(m);
+    remove(path);
+    remove(model_path);
+    gan_tensor_free(z);
+    gan_tensor_free(x);
+}
+END_TEST
+
 Suite *suite_idx(void)
 {
     Suite *s = suite_create("idx");
@@ -419,6 +477,7 @@ Suite *suite_idx(void)
     tcase_add_test(tc, loader_shuffles_by_seed);
     tcase_add_test(tc, loader_misuse);
     tcase_add_test(tc, fashion_mnist_if_installed);
+    tcase_add_test(tc, tensor_files);
     suite_add_tcase(s, tc);
     return s;
 }
