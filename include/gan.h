@@ -28,6 +28,11 @@
  * - Every fallible call returns a gan_status; GAN_OK is 0.  After a failure,
  *   gan_last_error() returns a human message (thread-local) naming what was
  *   wrong and the values involved.
+ * - Two statuses are not repeated in every comment below: GAN_E_NULL when a
+ *   required pointer argument (handle, out-parameter, path) is NULL, and
+ *   GAN_E_NOMEM from any call that allocates.  Each comment names the
+ *   others.  Calls that return a value rather than a status (counts,
+ *   getters) return 0, NULL or "" for a NULL handle.
  * - Constructors hand the new handle back through an out-parameter, which is
  *   set to NULL on failure.  Every handle has a _free function; _free(NULL)
  *   does nothing.
@@ -36,8 +41,10 @@
  *   add succeeds.
  * - The library never prints, exits, aborts or asserts on user input.
  * - Each handle is used by one thread at a time; distinct handles may be
- *   used from distinct threads concurrently.  Process-wide settings
- *   (allocator, thread count) are set before handles are created.
+ *   used from distinct threads concurrently.  A handle and what it borrows
+ *   or owns count as one (a trainer with its models, optimizers and RNG; an
+ *   optimizer with its model; a loader with its dataset).  Process-wide
+ *   settings (allocator, thread count) are set before handles are created.
  * - Enum values are fixed and new ones are only ever appended.
  *
  * Example: a tiny MLP GAN on 2-D points
@@ -137,8 +144,10 @@ GAN_API gan_status gan_set_allocator(const gan_allocator *allocator);
 
 /* ---------------------------------------------------------------- threads */
 /* Number of threads for BLAS and libgan's own loops (n >= 1; default: the
- * number of online cores, at most 64).  GAN_E_INVALID for n < 1. */
+ * number of online cores, at most 64).  GAN_E_INVALID for n < 1.
+ * Process-wide: call it while no other thread is inside libgan. */
 GAN_API gan_status gan_set_num_threads(int n);
+/* The thread count in effect (the default until gan_set_num_threads). */
 GAN_API int gan_get_num_threads(void);
 
 /* One line describing the runtime: libgan version, BLAS library, its CPU
@@ -155,20 +164,30 @@ typedef struct gan_tensor gan_tensor;
  * 1..4 or a size < 1; GAN_E_OVERFLOW if the element count overflows. */
 GAN_API gan_status gan_tensor_create(gan_tensor **out, int ndim, const int64_t *shape);
 /* New tensor borrowing `data` (at least numel floats), which the caller keeps
- * alive and frees after gan_tensor_free. */
+ * alive and frees after gan_tensor_free.  GAN_E_NULL if data is NULL;
+ * shape statuses as for gan_tensor_create. */
 GAN_API gan_status gan_tensor_wrap(gan_tensor **out, float *data, int ndim, const int64_t *shape);
+/* Free a tensor made by gan_tensor_create / gan_tensor_wrap (a wrapped
+ * tensor's data stays the caller's) or handed out as new by a reader
+ * (gan_idx_read_images, gan_tensor_load).  NULL, and tensors borrowed from
+ * a model or layer (gan_model_forward's y, gan_model_tensor's value), are
+ * ignored. */
 GAN_API void gan_tensor_free(gan_tensor *t);
 /* Shape queries; on a NULL tensor they return 0. */
 GAN_API int gan_tensor_ndim(const gan_tensor *t);
 GAN_API int64_t gan_tensor_dim(const gan_tensor *t, int axis); /* 0 if out of range */
+/* Number of elements, the product of the sizes (0 for NULL). */
 GAN_API int64_t gan_tensor_numel(const gan_tensor *t);
 /* Borrowed pointer to the elements (NULL for a NULL tensor). */
 GAN_API float *gan_tensor_data(gan_tensor *t);
+/* The same pointer, read-only. */
 GAN_API const float *gan_tensor_cdata(const gan_tensor *t);
+/* Set every element to value. */
 GAN_API gan_status gan_tensor_fill(gan_tensor *t, float value);
 /* Copy elements; shapes must have equal numel (GAN_E_SHAPE otherwise). */
 GAN_API gan_status gan_tensor_copy(gan_tensor *dst, const gan_tensor *src);
-/* Change the shape in place, keeping numel (GAN_E_SHAPE otherwise). */
+/* Change the shape in place, keeping numel (GAN_E_SHAPE otherwise; a bad
+ * shape gives gan_tensor_create's statuses). */
 GAN_API gan_status gan_tensor_reshape(gan_tensor *t, int ndim, const int64_t *shape);
 
 /* --------------------------------------------------------------------- rng */
@@ -177,20 +196,32 @@ GAN_API gan_status gan_tensor_reshape(gan_tensor *t, int ndim, const int64_t *sh
  * on pairs of uniforms. */
 typedef struct gan_rng gan_rng;
 
+/* New generator seeded with `seed` (any value, 0 included). */
 GAN_API gan_status gan_rng_create(gan_rng **out, uint64_t seed);
+/* Free a generator from gan_rng_create (NULL: no-op).  Never pass the
+ * trainer's own RNG (gan_trainer_rng): it belongs to the trainer. */
 GAN_API void gan_rng_free(gan_rng *rng);
+/* Restart the stream from `seed`, exactly as gan_rng_create(seed) would. */
 GAN_API gan_status gan_rng_seed(gan_rng *rng, uint64_t seed);
 /* Next raw 64-bit value (0 for a NULL rng). */
 GAN_API uint64_t gan_rng_next_u64(gan_rng *rng);
 /* Uniform float in [0, 1) with 24 random bits (0 for a NULL rng). */
 GAN_API float gan_rng_uniform(gan_rng *rng);
-/* Fill with N(mean, std^2) / U[lo, hi). */
+/* Fill every element of t with N(mean, std^2) variates.  GAN_E_INVALID
+ * unless mean and std are finite and std >= 0. */
 GAN_API gan_status gan_rng_fill_normal(gan_rng *rng, gan_tensor *t, float mean, float std);
+/* Fill every element of t with U[lo, hi) variates.  GAN_E_INVALID unless
+ * lo and hi are finite and lo <= hi. */
 GAN_API gan_status gan_rng_fill_uniform(gan_rng *rng, gan_tensor *t, float lo, float hi);
 /* The complete state, for checkpoints: 5 words (4 of xoshiro, 1 holding a
  * cached normal variate). */
 #define GAN_RNG_STATE_WORDS 5
+/* Copy the state out; restoring it with gan_rng_set_state continues the
+ * stream exactly where it was. */
 GAN_API gan_status gan_rng_get_state(const gan_rng *rng, uint64_t state[GAN_RNG_STATE_WORDS]);
+/* Restore a state from gan_rng_get_state.  GAN_E_INVALID for a state no
+ * generator can be in (the four xoshiro words all zero, or a malformed
+ * fifth word); the generator is unchanged then. */
 GAN_API gan_status gan_rng_set_state(gan_rng *rng, const uint64_t state[GAN_RNG_STATE_WORDS]);
 
 /* ------------------------------------------------------------------ layers */
@@ -200,15 +231,25 @@ GAN_API gan_status gan_rng_set_state(gan_rng *rng, const uint64_t state[GAN_RNG_
  * PyTorch's default scheme from a fixed seed; see gan_layer_init. */
 typedef struct gan_layer gan_layer;
 
-/* y = x W^T + b.  Input (N, in), output (N, out). */
+/* Layer constructors return the new layer through *out (NULL on failure);
+ * the caller owns it until gan_model_add succeeds.  bias: 0 for none,
+ * anything else for a learnable bias. */
+
+/* y = x W^T + b.  Input (N, in), output (N, out).  GAN_E_INVALID unless
+ * both sizes are >= 1. */
 GAN_API gan_status gan_layer_dense(gan_layer **out, int in_features, int out_features, int bias);
-/* 2-D convolution; output size (in + 2*pad - k) / stride + 1 per axis. */
+/* 2-D convolution of (N, in_channels, H, W) into (N, out_channels, Ho, Wo);
+ * output size (in + 2*pad - k) / stride + 1 per axis.  GAN_E_INVALID for a
+ * channel count, kernel side or stride < 1 or padding < 0; GAN_E_OVERFLOW
+ * if in_channels * kernel_h * kernel_w exceeds INT_MAX. */
 GAN_API gan_status gan_layer_conv2d(gan_layer **out, int in_channels, int out_channels,
                                     int kernel_h, int kernel_w, int stride, int padding,
                                     int bias);
-/* Transposed convolution; output size
- * (in - 1) * stride - 2 * pad + kernel + output_padding per axis
- * (output_padding < stride). */
+/* Transposed convolution (the gradient of conv2d, "deconvolution") of
+ * (N, in_channels, H, W) into (N, out_channels, Ho, Wo); output size
+ * (in - 1) * stride - 2 * pad + kernel + output_padding per axis.
+ * GAN_E_INVALID as for conv2d and unless 0 <= output_padding < stride;
+ * GAN_E_OVERFLOW if out_channels * kernel_h * kernel_w exceeds INT_MAX. */
 GAN_API gan_status gan_layer_conv_transpose2d(gan_layer **out, int in_channels,
                                               int out_channels, int kernel_h, int kernel_w,
                                               int stride, int padding, int output_padding,
@@ -218,15 +259,24 @@ GAN_API gan_status gan_layer_conv_transpose2d(gan_layer **out, int in_channels,
  * running_mean, running_var and num_batches_tracked.  Training mode
  * normalises with the biased batch variance and updates the running mean
  * and the *unbiased* running variance with momentum 0.1; eval mode uses the
- * running statistics.  eps 1e-5. */
+ * running statistics.  eps 1e-5 (both settable, see gan_layer_set).
+ * GAN_E_INVALID for num_features < 1; GAN_E_SHAPE at attach unless the
+ * input has num_features channels / features. */
 GAN_API gan_status gan_layer_batchnorm(gan_layer **out, int num_features);
+/* Elementwise activations, any per-sample shape (output shape = input). */
 GAN_API gan_status gan_layer_relu(gan_layer **out);                     /* max(0, x) */
-GAN_API gan_status gan_layer_leaky_relu(gan_layer **out, float slope);  /* x>0 ? x : slope*x */
+/* x > 0 ? x : slope * x (DCGAN's D uses 0.2).  GAN_E_INVALID for a slope
+ * that is not a finite float. */
+GAN_API gan_status gan_layer_leaky_relu(gan_layer **out, float slope);
+/* tanh(x): G's last layer, mapping to [-1, 1] like the scaled data. */
 GAN_API gan_status gan_layer_tanh(gan_layer **out);
 GAN_API gan_status gan_layer_sigmoid(gan_layer **out);                  /* 1/(1+e^-x) */
-/* View each sample with a new per-sample shape (1 to 3 dims, same numel). */
+/* View each sample with a new per-sample shape (1 to 3 dims, same numel).
+ * GAN_E_INVALID for ndim outside 1..3 or a size < 1 (GAN_E_OVERFLOW if
+ * the sizes multiply past memory); GAN_E_SHAPE at attach if the element
+ * counts differ. */
 GAN_API gan_status gan_layer_reshape(gan_layer **out, int ndim, const int64_t *shape);
-/* (N, C, H, W) -> (N, C*H*W). */
+/* Each sample to one dimension: (N, C, H, W) -> (N, C*H*W) (any input). */
 GAN_API gan_status gan_layer_flatten(gan_layer **out);
 /* Free a layer that is not in a model (a layer owned by a model is freed by
  * gan_model_free; calling this on it does nothing). */
@@ -253,34 +303,45 @@ typedef enum gan_init {
     GAN_INIT_DCGAN = 1    /* conv/convT/dense W ~ N(0, 0.02), bias 0,
                              BN gamma ~ N(1, 0.02), beta 0 */
 } gan_init;
-/* Re-draw the layer's parameters from rng (layers without parameters: OK). */
+/* Re-draw the layer's parameters from rng (layers without parameters: OK).
+ * GAN_E_INVALID for an unknown scheme. */
 GAN_API gan_status gan_layer_init(gan_layer *layer, gan_init scheme, gan_rng *rng);
 
 /* Fix the per-sample input shape (no batch axis) and infer the output shape.
  * GAN_E_SHAPE, with a message naming the layer, the expected and the actual
- * shape, when they do not fit.  gan_model_add calls this for you. */
+ * shape, when they do not fit; GAN_E_INVALID for ndim outside 1..3 or a
+ * size < 1; GAN_E_OVERFLOW if a size computation overflows; GAN_E_STATE if
+ * the layer belongs to a model.  gan_model_add calls this for you. */
 GAN_API gan_status gan_layer_attach(gan_layer *layer, int ndim, const int64_t *input_shape);
 /* Per-sample output shape after attach (GAN_E_STATE before). */
 GAN_API gan_status gan_layer_output_shape(const gan_layer *layer, int *ndim,
                                           int64_t shape[GAN_MAX_DIMS]);
 
-/* y = layer(x).  x is (N, input shape...), y is caller-allocated
- * (N, output shape...).  The layer remembers x and y for backward: keep both
- * alive and unchanged until then.  Scratch is sized for the largest N seen. */
+/* y = layer(x), for a layer used on its own (not in a model).  x is
+ * (N, input shape...), y is caller-allocated (N, output shape...).  The
+ * layer remembers x and y for backward: keep both alive and unchanged until
+ * then.  Scratch is sized for the largest N seen.  GAN_E_STATE if the layer
+ * is not attached or belongs to a model (use gan_model_forward);
+ * GAN_E_SHAPE if x or y has the wrong shape; GAN_E_INVALID if x and y
+ * share storage. */
 GAN_API gan_status gan_layer_forward(gan_layer *layer, const gan_tensor *x, gan_tensor *y);
 /* Given dL/dy, writes dL/dx into dx (NULL: skip that work) and *adds*
  * parameter gradients into the layer's gradient tensors.  GAN_E_STATE if no
- * forward came first; GAN_E_SHAPE if dy's shape differs from that forward's
- * y. */
+ * forward came first or the layer belongs to a model; GAN_E_SHAPE if dy's
+ * shape differs from that forward's y or dx is not (N, input shape...). */
 GAN_API gan_status gan_layer_backward(gan_layer *layer, const gan_tensor *dy, gan_tensor *dx);
 /* Train mode (1, the default) or eval mode (0): matters for batchnorm. */
 GAN_API gan_status gan_layer_set_training(gan_layer *layer, int training);
+/* Set the layer's parameter gradients to zero (backward only adds). */
 GAN_API gan_status gan_layer_zero_grad(gan_layer *layer);
 
-/* Parameters and buffers of a layer, in PyTorch's state_dict order
- * ("weight", "bias", "running_mean", "running_var").  grad is NULL for
- * buffers.  Returned tensors are borrowed from the layer. */
+/* Number of parameters and buffers of a layer, in PyTorch's state_dict
+ * order ("weight", "bias", "running_mean", "running_var"). */
 GAN_API int gan_layer_tensor_count(const gan_layer *layer);
+/* Tensor `index` (0..count-1): its name, value and gradient (grad is NULL
+ * for buffers; each out-pointer may be NULL).  The tensors are borrowed from
+ * the layer (write to them to set weights).  GAN_E_INVALID for an index out
+ * of range. */
 GAN_API gan_status gan_layer_tensor(gan_layer *layer, int index, const char **name,
                                     gan_tensor **value, gan_tensor **grad);
 
@@ -291,7 +352,9 @@ GAN_API gan_status gan_layer_tensor(gan_layer *layer, int index, const char **na
 typedef struct gan_model gan_model;
 
 /* New empty model taking per-sample inputs of the given shape (1 to 3 dims,
- * e.g. {100, 1, 1} for DCGAN noise or {784} for an MLP). */
+ * e.g. {100, 1, 1} for DCGAN noise or {784} for an MLP).  GAN_E_INVALID
+ * for ndim outside 1..3 or a size < 1; GAN_E_OVERFLOW for sizes whose
+ * product overflows. */
 GAN_API gan_status gan_model_create(gan_model **out, int ndim, const int64_t *input_shape);
 /* Free the model and its layers.  A model owned by a trainer is freed by
  * gan_trainer_free; calling this on it does nothing. */
@@ -299,25 +362,34 @@ GAN_API void gan_model_free(gan_model *model);
 /* Attach `layer` to the current output shape and append it.  On success the
  * model owns the layer (its parameters move into the model's buffers, and it
  * takes the model's train/eval mode; create optimizers after the last add);
- * on failure (e.g. GAN_E_SHAPE) the caller still does.
- * GAN_E_STATE if the layer already belongs to a model or the model to a
- * trainer (a trainer's models keep the layers they had at its creation). */
+ * on failure the caller still does.  GAN_E_SHAPE (or GAN_E_INVALID,
+ * GAN_E_OVERFLOW) with gan_layer_attach's message when the layer does not
+ * fit the model's current output; GAN_E_STATE if the layer already belongs
+ * to a model or the model to a trainer (a trainer's models keep the layers
+ * they had at its creation); GAN_E_INVALID beyond 100000 layers. */
 GAN_API gan_status gan_model_add(gan_model *model, gan_layer *layer);
+/* Number of layers added so far. */
 GAN_API int gan_model_layer_count(const gan_model *model);
 /* Borrowed layer at index (NULL if out of range). */
 GAN_API gan_layer *gan_model_layer(gan_model *model, int index);
+/* Per-sample input shape: *ndim sizes in shape[0..ndim-1], the rest 0. */
 GAN_API gan_status gan_model_input_shape(const gan_model *model, int *ndim,
                                          int64_t shape[GAN_MAX_DIMS]);
+/* Per-sample output shape (of the last layer; the input shape while the
+ * model has none), written as by gan_model_input_shape. */
 GAN_API gan_status gan_model_output_shape(const gan_model *model, int *ndim,
                                           int64_t shape[GAN_MAX_DIMS]);
-/* Re-initialise every layer (see gan_layer_init). */
+/* Re-initialise every layer (see gan_layer_init), in order, from rng.
+ * GAN_E_INVALID for an unknown scheme. */
 GAN_API gan_status gan_model_init(gan_model *model, gan_init scheme, gan_rng *rng);
 
 /* Forward a batch.  *y is borrowed from the model and valid until the next
  * forward.  The model keeps a pointer to x for backward: keep x alive and
  * unchanged until then.  Activation buffers are (re)planned when N exceeds
  * every earlier batch; otherwise nothing is allocated.  GAN_E_SHAPE if x is
- * not (N, input shape...); GAN_E_STATE for a model without layers. */
+ * not (N, input shape...); GAN_E_STATE for a model without layers;
+ * GAN_E_INVALID if x is one of this model's own activation buffers;
+ * GAN_E_OVERFLOW if N times a layer's output size overflows. */
 GAN_API gan_status gan_model_forward(gan_model *model, const gan_tensor *x,
                                      const gan_tensor **y);
 /* Backward from dL/dy (shape of the last forward's output).  Accumulates
@@ -328,9 +400,12 @@ GAN_API gan_status gan_model_forward(gan_model *model, const gan_tensor *x,
  * GAN_E_SHAPE if dy is not the last forward's output shape. */
 GAN_API gan_status gan_model_backward(gan_model *model, const gan_tensor *dy,
                                       const gan_tensor **dx);
+/* Set all parameter gradients to zero (backward only adds; call it before
+ * each step's first backward). */
 GAN_API gan_status gan_model_zero_grad(gan_model *model);
 /* Train (1, default) or eval (0) mode for every layer. */
 GAN_API gan_status gan_model_set_training(gan_model *model, int training);
+/* 1 in train mode, 0 in eval mode (or for NULL). */
 GAN_API int gan_model_is_training(const gan_model *model);
 /* Freeze flag, read at call time.  A frozen model's backward still computes
  * dL/dinput but leaves its parameter gradients untouched, and no optimizer
@@ -339,21 +414,26 @@ GAN_API int gan_model_is_training(const gan_model *model);
  * with batch statistics and updates the running statistics, as PyTorch's
  * DCGAN does with D during G's step. */
 GAN_API gan_status gan_model_set_frozen(gan_model *model, int frozen);
+/* 1 if frozen, 0 if not (or for NULL). */
 GAN_API int gan_model_is_frozen(const gan_model *model);
 
 /* Number of trainable scalars. */
 GAN_API int64_t gan_model_param_count(const gan_model *model);
-/* Named tensors in PyTorch nn.Sequential state_dict order: "<layer
- * index>.weight", ".bias", ".running_mean", ".running_var" (every layer
- * counts, activations included).  grad is NULL for buffers.  Borrowed. */
+/* Number of named tensors, in PyTorch nn.Sequential state_dict order:
+ * "<layer index>.weight", ".bias", ".running_mean", ".running_var" (every
+ * layer counts, activations included). */
 GAN_API int gan_model_tensor_count(const gan_model *model);
+/* Tensor `index` (0..count-1): name, value and gradient (grad is NULL for
+ * buffers; each out-pointer may be NULL).  Borrowed from the model: write
+ * into value to set weights.  GAN_E_INVALID for an index out of range. */
 GAN_API gan_status gan_model_tensor(gan_model *model, int index, const char **name,
                                     gan_tensor **value, gan_tensor **grad);
 
 /* -------------------------------------------------------------- optimizers */
+/* Optimizer algorithm. */
 typedef enum gan_optim_kind {
-    GAN_OPTIM_ADAM = 0,
-    GAN_OPTIM_SGD = 1
+    GAN_OPTIM_ADAM = 0, /* torch.optim.Adam                      */
+    GAN_OPTIM_SGD = 1   /* torch.optim.SGD, optionally momentum  */
 } gan_optim_kind;
 
 /* Optimizer settings; gan_optim_config_default gives DCGAN's Adam
@@ -365,13 +445,20 @@ typedef struct gan_optim_config {
     float momentum;          /* SGD (0: plain SGD)                        */
     float weight_decay;      /* L2 added to the gradient, as torch.optim  */
 } gan_optim_config;
+/* Fill *cfg with the defaults above (NULL: no-op); then change fields. */
 GAN_API void gan_optim_config_default(gan_optim_config *cfg);
 
 /* Optimizer over one model's parameters (borrows the model, which must
  * outlive it).  State (Adam moments) lives in one buffer per model. */
 typedef struct gan_optimizer gan_optimizer;
+/* New optimizer over the model's parameters as they are now: add every
+ * layer first.  cfg is copied.  GAN_E_INVALID for an unknown kind, lr not
+ * finite and > 0, Adam betas outside [0, 1) or eps not > 0, or a negative
+ * or non-finite momentum or weight decay. */
 GAN_API gan_status gan_optimizer_create(gan_optimizer **out, gan_model *model,
                                         const gan_optim_config *cfg);
+/* Free an optimizer made by gan_optimizer_create (NULL: no-op); the model
+ * is untouched.  A trainer's optimizers are freed by gan_trainer_free. */
 GAN_API void gan_optimizer_free(gan_optimizer *opt);
 /* One update from the model's accumulated gradients, exactly as torch.optim
  * (1.13) does it:
@@ -383,7 +470,10 @@ GAN_API void gan_optimizer_free(gan_optimizer *opt);
  * is changed then.  GAN_E_STATE if layers were added to the model after the
  * optimizer was created. */
 GAN_API gan_status gan_optimizer_step(gan_optimizer *opt);
+/* Change the learning rate for later steps (a schedule, or a retry after
+ * GAN_E_NUMERIC).  GAN_E_INVALID unless lr is finite and > 0. */
 GAN_API gan_status gan_optimizer_set_lr(gan_optimizer *opt, float lr);
+/* Updates applied so far (Adam's t; frozen or failed steps do not count). */
 GAN_API int64_t gan_optimizer_step_count(const gan_optimizer *opt);
 
 /* ------------------------------------------------------------------ losses */
@@ -401,7 +491,8 @@ typedef enum gan_loss {
 
 /* Binary cross-entropy on logits, mean over all elements of `logits`:
  * max(x,0) - x*y + log1p(exp(-|x|)).  If grad is not NULL (same numel as
- * logits) it receives dL/dx = (sigmoid(x) - y) / n. */
+ * logits) it receives dL/dx = (sigmoid(x) - y) / n.  GAN_E_INVALID if
+ * target is not finite; GAN_E_SHAPE if grad's numel differs. */
 GAN_API gan_status gan_loss_bce_logits(const gan_tensor *logits, float target, float *loss,
                                        gan_tensor *grad);
 /* The discriminator's loss on a batch that is real (is_real = 1) or fake,
@@ -413,11 +504,14 @@ GAN_API gan_status gan_loss_bce_logits(const gan_tensor *logits, float target, f
 GAN_API gan_status gan_loss_discriminator(gan_loss kind, const gan_tensor *logits,
                                           int is_real, float real_label, float *loss,
                                           gan_tensor *grad);
-/* The generator's loss on D's logits for fake samples (see gan_loss). */
+/* The generator's loss on D's logits for fake samples (see gan_loss), mean
+ * over the batch; grad (may be NULL) receives dL/dlogits.  GAN_E_INVALID
+ * for an unknown family; GAN_E_SHAPE if grad's numel differs. */
 GAN_API gan_status gan_loss_generator(gan_loss kind, const gan_tensor *logits, float *loss,
                                       gan_tensor *grad);
 
 /* ----------------------------------------------------------------- trainer */
+/* Distribution of the trainer's noise z. */
 typedef enum gan_noise {
     GAN_NOISE_NORMAL = 0, /* z ~ N(0, 1)     */
     GAN_NOISE_UNIFORM = 1 /* z ~ U[-1, 1)    */
@@ -437,6 +531,9 @@ typedef struct gan_trainer_config {
     float real_label; /* D's target for real data; < 1 is one-sided smoothing  */
     uint64_t seed;    /* trainer RNG (noise)                                    */
 } gan_trainer_config;
+/* Fill *cfg (NULL: no-op) with the defaults: non-saturating loss, normal
+ * noise, gan_optim_config_default for both optimizers, n_critic 1, clip
+ * 0.01, real_label 1, seed 0, and struct_size. */
 GAN_API void gan_trainer_config_default(gan_trainer_config *cfg);
 
 /* What one step measured.  d_real / d_fake_* are means of sigmoid(logit)
@@ -454,15 +551,19 @@ typedef struct gan_step_stats {
     float reserved[8];
 } gan_step_stats;
 
+/* G, D, their two optimizers, a loss and a noise RNG: one GAN in training. */
 typedef struct gan_trainer gan_trainer;
 /* New trainer for generator g and discriminator d.  On success the trainer
  * owns both models (free them with gan_trainer_free; gan_model_free on them
  * then does nothing).  G's per-sample output must equal D's input shape
  * (GAN_E_SHAPE) and D's output must have one element per sample.  Copies
- * cfg; GAN_E_INVALID for an out-of-range setting, GAN_E_STATE if a model
- * already belongs to a trainer. */
+ * cfg; GAN_E_INVALID for an out-of-range setting (see the fields and
+ * gan_optimizer_create), a struct_size too small, or g == d; GAN_E_STATE if
+ * a model already belongs to a trainer or has no layers.  On failure the
+ * caller still owns g and d. */
 GAN_API gan_status gan_trainer_create(gan_trainer **out, gan_model *g, gan_model *d,
                                       const gan_trainer_config *cfg);
+/* Free the trainer with its models and optimizers (NULL: no-op). */
 GAN_API void gan_trainer_free(gan_trainer *t);
 /* One minimax step on a batch of real data (N, D's input shape...), in the
  * order of PyTorch's DCGAN example: (1) D on real labelled real; (2) z from
@@ -475,20 +576,30 @@ GAN_API void gan_trainer_free(gan_trainer *t);
  * RNG and step count are exactly as before the call.  The first call at a
  * given batch size plans buffers; later calls allocate nothing.  The user's
  * freeze flags are honoured (a frozen G or D is not updated) and D's flag is
- * restored after the G step.  stats may be NULL. */
+ * restored after the G step.  stats may be NULL.  GAN_E_SHAPE if real is
+ * not (N, D's input shape...); GAN_E_NOMEM (nothing changed) if the first
+ * call at a larger batch cannot plan its buffers. */
 GAN_API gan_status gan_train_step(gan_trainer *t, const gan_tensor *real, gan_step_stats *stats);
 /* Samples from G in eval mode (G's mode is restored afterwards).  z is
  * (N, G's input shape...) or NULL to draw N = out's batch noise from the
  * trainer's RNG.  out is (N, G's output...).  GAN_E_SHAPE on a mismatch. */
 GAN_API gan_status gan_trainer_generate(gan_trainer *t, const gan_tensor *z, gan_tensor *out);
-/* Borrowed models and optimizers. */
+/* The generator G, borrowed from the trainer (e.g. for gan_model_save). */
 GAN_API gan_model *gan_trainer_generator(gan_trainer *t);
+/* The discriminator D, borrowed from the trainer. */
 GAN_API gan_model *gan_trainer_discriminator(gan_trainer *t);
+/* G's optimizer (discriminator = 0) or D's (non-zero), borrowed: e.g. to
+ * change a learning rate with gan_optimizer_set_lr. */
 GAN_API gan_optimizer *gan_trainer_optimizer(gan_trainer *t, int discriminator);
+/* The trainer's noise RNG, borrowed (never gan_rng_free it); reseed it to
+ * replay the noise of a run. */
 GAN_API gan_rng *gan_trainer_rng(gan_trainer *t);
+/* Successful gan_train_step calls so far (restored by gan_trainer_load). */
 GAN_API int64_t gan_trainer_step_count(const gan_trainer *t);
-/* Epoch counter kept for checkpoints (the host's data loop advances it). */
+/* Epoch counter kept for checkpoints (the host's data loop advances it).
+ * GAN_E_INVALID for epoch < 0. */
 GAN_API gan_status gan_trainer_set_epoch(gan_trainer *t, int64_t epoch);
+/* The epoch counter (0 for NULL). */
 GAN_API int64_t gan_trainer_epoch(const gan_trainer *t);
 
 /* Ready-made, initialised G and D by name (the caller owns both, e.g. to
@@ -627,18 +738,27 @@ GAN_API gan_status gan_model_from_arch_text(gan_model **out, const char *text);
  * is fully validated on open (as by gan_model_load, statuses likewise), the
  * data is not read. */
 typedef struct gan_checkpoint gan_checkpoint;
+/* Most dimensions gan_checkpoint_tensor reports (the format's own cap). */
 #define GAN_CHECKPOINT_MAX_DIMS 8
+/* Open the safetensors file at path and validate its header: GAN_E_IO
+ * (cannot open or read), GAN_E_FORMAT (any structural fault listed under
+ * gan_model_load).  Close it with gan_checkpoint_close. */
 GAN_API gan_status gan_checkpoint_open(gan_checkpoint **out, const char *path);
+/* Close (NULL: no-op); strings borrowed from ck become invalid. */
 GAN_API void gan_checkpoint_close(gan_checkpoint *ck);
-/* Tensors, sorted by name.  dtype is the format's name ("F32", "I64", ...);
- * shape receives ndim sizes (0 for a scalar), the rest zeroed.  Strings are
- * borrowed from ck.  GAN_E_INVALID for an index out of range. */
+/* Number of tensors in the file. */
 GAN_API int gan_checkpoint_tensor_count(const gan_checkpoint *ck);
+/* Tensor `index` of the file, sorted by name.  dtype is the format's name
+ * ("F32", "I64", ...); shape receives ndim sizes (0 for a scalar), the rest
+ * zeroed; each out-pointer may be NULL.  Strings are borrowed from ck.
+ * GAN_E_INVALID for an index out of range. */
 GAN_API gan_status gan_checkpoint_tensor(const gan_checkpoint *ck, int index, const char **name,
                                          const char **dtype, int *ndim,
                                          int64_t shape[GAN_CHECKPOINT_MAX_DIMS]);
-/* "__metadata__" pairs, sorted by key (borrowed strings). */
+/* Number of "__metadata__" pairs. */
 GAN_API int gan_checkpoint_metadata_count(const gan_checkpoint *ck);
+/* Metadata pair `index`, sorted by key (borrowed strings; key or value may
+ * be NULL).  GAN_E_INVALID for an index out of range. */
 GAN_API gan_status gan_checkpoint_metadata(const gan_checkpoint *ck, int index, const char **key,
                                            const char **value);
 /* Value of a metadata key, or NULL if absent (borrowed). */
@@ -677,13 +797,15 @@ GAN_API void gan_labels_free(int32_t *labels);
 /* Plain tensor files: named F32 tensors in a safetensors file (metadata
  * libgan.kind "tensors"), e.g. latent vectors "z" (N, nz) to replay or
  * interpolate, or raw samples "x".  Save writes `count` (1..64) tensors
- * atomically like gan_model_save (GAN_E_IO; GAN_E_INVALID for a name used
- * twice).  Load reads the tensor `name` of any safetensors file into a new
- * tensor: GAN_E_FORMAT if it is absent (or as gan_model_load for a corrupt
- * file), GAN_E_UNSUPPORTED unless it is F32, GAN_E_SHAPE unless it has 1 to
- * 4 dimensions. */
+ * names[i] = tensors[i] atomically like gan_model_save (GAN_E_IO;
+ * GAN_E_INVALID for a count outside 1..64 or a name used twice; GAN_E_NULL
+ * for a NULL or empty name or a NULL tensor). */
 GAN_API gan_status gan_tensors_save(const char *path, int count, const char *const *names,
                                     const gan_tensor *const *tensors);
+/* Read the tensor `name` of any safetensors file into a new tensor *out
+ * (the caller frees it): GAN_E_FORMAT if it is absent (or as gan_model_load
+ * for a corrupt file), GAN_E_UNSUPPORTED unless it is F32, GAN_E_SHAPE
+ * unless it has 1 to 4 dimensions and at least one element. */
 GAN_API gan_status gan_tensor_load(gan_tensor **out, const char *path, const char *name);
 
 /* A set of N samples (images as one tensor (N, ...)) with optional int32
@@ -697,14 +819,17 @@ GAN_API gan_status gan_dataset_load_idx(gan_dataset **out, const char *images_pa
 /* Dataset over `images`, a tensor (N, ...) of at least 2 dimensions made by
  * gan_tensor_create or gan_tensor_wrap (e.g. (N, 3, 64, 64) from your own
  * image decoder).  On success the dataset owns `images`; on failure the
- * caller still does.  labels: N values, copied, or NULL. */
+ * caller still does.  labels: N values, copied, or NULL.  GAN_E_INVALID if
+ * images has fewer than 2 dimensions or is borrowed from a model. */
 GAN_API gan_status gan_dataset_create(gan_dataset **out, gan_tensor *images,
                                       const int32_t *labels);
+/* Free the dataset and its images (NULL: no-op).  Free its loaders first. */
 GAN_API void gan_dataset_free(gan_dataset *ds);
 /* Number of samples N (0 for NULL). */
 GAN_API int64_t gan_dataset_size(const gan_dataset *ds);
-/* Borrowed images (N, ...) and labels (N, or NULL when there are none). */
+/* The images (N, ...), borrowed from the dataset. */
 GAN_API const gan_tensor *gan_dataset_images(const gan_dataset *ds);
+/* The labels (N values, borrowed), or NULL when there are none. */
 GAN_API const int32_t *gan_dataset_labels(const gan_dataset *ds);
 
 /* Options of a loader (bit flags, combine with |). */
@@ -723,6 +848,7 @@ typedef struct gan_loader gan_loader;
  * Starts at epoch 0. */
 GAN_API gan_status gan_loader_create(gan_loader **out, const gan_dataset *ds, int64_t batch,
                                      unsigned flags, uint64_t seed);
+/* Free a loader (NULL: no-op); its dataset is untouched. */
 GAN_API void gan_loader_free(gan_loader *loader);
 /* Copy the next batch into `batch`, a tensor with `batch` rows of one
  * sample each: the dataset's per-sample shape or any shape with the same
@@ -735,7 +861,8 @@ GAN_API void gan_loader_free(gan_loader *loader);
  * next call begins the next epoch. */
 GAN_API gan_status gan_loader_next(gan_loader *loader, gan_tensor *batch, int32_t *labels,
                                    int64_t *count);
-/* Restart at the beginning of epoch `epoch` (>= 0). */
+/* Restart at the beginning of epoch `epoch` (that epoch's order, as an
+ * uninterrupted run would see it).  GAN_E_INVALID for epoch < 0. */
 GAN_API gan_status gan_loader_set_epoch(gan_loader *loader, int64_t epoch);
 /* Current epoch (0 for NULL). */
 GAN_API int64_t gan_loader_epoch(const gan_loader *loader);
