@@ -5,7 +5,8 @@ DEPS += jansson
 
 # make fuzz        build the libFuzzer targets in tests/fuzz/ with clang
 #                  (ASan + UBSan) and run each for FUZZ_SECONDS seconds,
-#                  starting from tests/fuzz/corpus/<target>/.
+#                  starting from tests/fuzz/corpus/<target>/ with the
+#                  dictionary tests/fuzz/<target>.dict.
 #                  New inputs go to $(O)/build/fuzz/corpus-<target>/, crash
 #                  reproducers to $(O)/build/fuzz/crash-*.
 # Variables: FUZZ_CC (clang), FUZZ_SECONDS (60), FUZZ_TARGETS, FUZZ_ARGS
@@ -24,7 +25,7 @@ fuzz: fuzz-build
 	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	  OPENBLAS_NUM_THREADS=1 $(abspath $(O))/build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=16384 -rss_limit_mb=2048 -print_final_stats=1 \
-	    -artifact_prefix=$(abspath $(O))/build/fuzz/crash-$$t- $(FUZZ_ARGS) \
+	    -artifact_prefix=$(abspath $(O))/build/fuzz/crash-$$t- -dict=tests/fuzz/$$t.dict $(FUZZ_ARGS) \
 	    $(abspath $(O))/build/fuzz/corpus-$$t tests/fuzz/corpus/$$t; \
 	done
 
