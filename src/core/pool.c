@@ -81,12 +81,16 @@ static void *helper_main(void *arg)
     }
 }
 
-/* In a forked child the helpers are gone. */
+/* In a forked child the helpers are gone, and the parent's helpers may have
+ * left the lock held or the condition variables with waiters (which would
+ * make a broadcast wait for them forever): start from fresh ones. */
 static void forget_helpers(void)
 {
     pool.nthreads = 0;
     atomic_store(&pool.pending, 0);
     pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
     pthread_mutex_init(&region, NULL);
 }
 

@@ -2,20 +2,20 @@
  *
  *   y[n,o,i,j] = b[o] + sum_{c,ki,kj} W[o,c,ki,kj] x[n, c, i*s - p + ki, j*s - p + kj]
  *
- * Slots: "weight" (Cout, Cin, kh, kw), optional "bias" (Cout).  The whole
- * batch is lowered at once (see im2col.h); K = Cin*kh*kw, P = Ho*Wo:
+ * Slots: "weight" (Cout, Cin, kh, kw), optional "bias" (Cout).  The batch is
+ * lowered a chunk of m samples at a time, each worker of libgan's pool
+ * taking its own range of samples (see im2col.h); K = Cin*kh*kw, P = Ho*Wo:
  *
- *   forward   cols (K, N*P)    = im2col(x)
- *             y_cn (Cout, N*P) = W (Cout, K) . cols                 one GEMM
- *             y (N, Cout, P)   = y_cn with axes swapped, + b
- *   backward  dy_cn (Cout, N*P) = dy with axes swapped
+ *   forward   cols (K, m*P)    = im2col(x chunk)
+ *             y_cn (Cout, m*P) = W (Cout, K) . cols                 one GEMM
+ *             y chunk (m, Cout, P) = y_cn with axes swapped, + b
+ *   backward  dy_cn (Cout, m*P) = dy chunk with axes swapped
+ *             cols             = im2col(x chunk)        (recomputed, not kept)
  *             dW (Cout, K)    += dy_cn . cols^T                     one GEMM
+ *             cols             = W^T . dy_cn  (= dL/dcols)          one GEMM
+ *             dx chunk         = col2im(cols)
  *             db (Cout)       += sum over N, P of dy
- *             dcols (K, N*P)   = W^T . dy_cn                        one GEMM
- *             dx               = col2im(dcols)
- *
- * backward reuses the cols of the most recent forward: it belongs to the
- * same x that backward is handed (the layer keeps only its last forward).
+ * With m = 1 the swaps are identities and are skipped.
  *
  * Fast path: when one window covers the whole unpadded input (Ho = Wo = 1,
  * as in a DCGAN discriminator's last layer), cols is just x transposed and
@@ -33,10 +33,9 @@
 typedef struct conv2d {
     int64_t in_c, out_c, kh, kw, stride, pad;
     bool has_bias;
-    /* Scratch for reserved_batch samples (see conv2d_reserve). */
-    float *cols;  /* (K, N*P)    im2col of the last forward's x */
-    float *dcols; /* (K, N*P)    dL/dcols                       */
-    float *y_cn;  /* (Cout, N*P) forward: y before the permute; backward: dy_cn */
+    /* Per-worker scratch: cols (K, chunk*P) then y_cn (Cout, chunk*P);
+     * y_cn holds y before the permute, or dy_cn in backward. */
+    gan_lowering lw;
 } conv2d;
 
 /* Does one window cover the whole input (the dense fast path)? */
@@ -44,6 +43,12 @@ static bool is_dense(const gan_layer *l)
 {
     const conv2d *c = l->impl;
     return c->pad == 0 && c->kh == l->in.d[1] && c->kw == l->in.d[2];
+}
+
+/* Output positions per sample. */
+static int64_t p_of(const gan_layer *l)
+{
+    return l->out.d[1] * l->out.d[2];
 }
 
 /* The window sweep over the attached input. */
@@ -89,8 +94,7 @@ static gan_status conv2d_attach(gan_layer *l, const gan_shape *in, gan_shape *ou
     return GAN_OK;
 }
 
-/* Scratch for `batch` samples.  The new buffers are all allocated before
- * the old ones go, so a failure leaves the layer usable at its old size. */
+/* Scratch for `batch` samples (see gan_lowering_reserve). */
 static gan_status conv2d_reserve(gan_layer *l, int64_t batch)
 {
     conv2d *c = l->impl;
@@ -100,23 +104,7 @@ static gan_status conv2d_reserve(gan_layer *l, int64_t batch)
                         "conv2d: batch %lld x %lld output positions exceeds INT_MAX (a GEMM dimension)",
                         (long long)batch, (long long)p);
     if (is_dense(l)) return GAN_OK; /* no scratch */
-    const int64_t np = batch * p;
-    float *cols = gan_alloc_floats(k * np);
-    float *dcols = gan_alloc_floats(k * np);
-    float *y_cn = gan_alloc_floats(c->out_c * np);
-    if (cols == NULL || dcols == NULL || y_cn == NULL) {
-        gan_dealloc(cols);
-        gan_dealloc(dcols);
-        gan_dealloc(y_cn);
-        return GAN_E_NOMEM;
-    }
-    gan_dealloc(c->cols);
-    gan_dealloc(c->dcols);
-    gan_dealloc(c->y_cn);
-    c->cols = cols;
-    c->dcols = dcols;
-    c->y_cn = y_cn;
-    return GAN_OK;
+    return gan_lowering_reserve(&c->lw, batch, p, k + c->out_c, c->out_c * k, "conv2d");
 }
 
 /* Dense fast path, y (N, Cout) = x (N, K) W^T + b */
@@ -149,24 +137,86 @@ static void dense_backward(gan_layer *l, float *dx, const float *dy, const float
     if (c->has_bias) gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, 1);
 }
 
-/* y = W * x + b  (cross-correlation, as PyTorch) */
+typedef struct conv_job {
+    gan_layer *l;
+    float *out;            /* forward: y (N, Cout, P); backward: dx or NULL */
+    const float *x;        /* (N, Cin, H, W)                                */
+    const float *dy;       /* backward: (N, Cout, P)                        */
+    int64_t n;
+    bool param_grads;
+    bool used[GAN_POOL_MAX]; /* backward: worker w added into its dW      */
+} conv_job;
+
+/* y = W * x + b  (cross-correlation, as PyTorch), worker w's samples */
+static void forward_task(void *ctx, int w, int nw)
+{
+    const conv_job *j = ctx;
+    const conv2d *c = j->l->impl;
+    const gan_conv_geom g = geometry(j->l);
+    const int64_t k = c->in_c * c->kh * c->kw, p = g.out_h * g.out_w;
+    const int64_t in_size = c->in_c * g.height * g.width, out_size = c->out_c * p;
+    const float *wt = j->l->slot[0].value.data;                      /* (Cout, K) */
+    const float *b = c->has_bias ? j->l->slot[1].value.data : NULL;  /* (Cout)    */
+    float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
+    float *y_cn = cols + k * c->lw.chunk * p;                        /* (Cout, m*P) */
+    int64_t lo, hi;
+    gan_split(j->n, w, nw, &lo, &hi);
+    for (int64_t s = lo; s < hi; s += c->lw.chunk) {
+        const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
+        float *y = j->out + s * out_size;
+        float *dst = m == 1 && b == NULL ? y : y_cn; /* one sample: already (Cout, P) */
+        gan_im2col(cols, j->x + s * in_size, &g, m);
+        gan_sgemm(false, false, c->out_c, mp, k, 1.0f, wt, k, cols, mp, 0.0f, dst, mp);
+        if (dst != y) gan_cn_to_nchw(y, y_cn, b, m, c->out_c, p);
+    }
+}
+
 static void conv2d_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
     if (is_dense(l)) {
         dense_forward(l, y, x, n);
         return;
     }
-    conv2d *c = l->impl;
-    const gan_conv_geom g = geometry(l);
-    const int64_t k = c->in_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
-    const float *w = l->slot[0].value.data;                       /* (Cout, K) */
-    const float *b = c->has_bias ? l->slot[1].value.data : NULL;  /* (Cout)    */
-    gan_im2col(c->cols, x, &g, n);                                /* (K, N*P)  */
-    gan_sgemm(false, false, c->out_c, np, k, 1.0f, w, k, c->cols, np, 0.0f, c->y_cn, np);
-    gan_cn_to_nchw(y, c->y_cn, b, n, c->out_c, p);                /* (N, Cout, P) */
+    const conv2d *c = l->impl;
+    conv_job j = {.l = l, .out = y, .x = x, .n = n};
+    gan_parallel(forward_task, &j, c->lw.workers);
 }
 
-/* dW += dy . cols^T;  db += sum dy;  dx = col2im(W^T . dy) */
+/* dW += dy . cols^T;  dx = col2im(W^T . dy), worker w's samples */
+static void backward_task(void *ctx, int w, int nw)
+{
+    conv_job *j = ctx;
+    const conv2d *c = j->l->impl;
+    const gan_conv_geom g = geometry(j->l);
+    const int64_t k = c->in_c * c->kh * c->kw, p = g.out_h * g.out_w;
+    const int64_t in_size = c->in_c * g.height * g.width, out_size = c->out_c * p;
+    const float *wt = j->l->slot[0].value.data;                      /* (Cout, K) */
+    float *dw = gan_lowering_dw(&c->lw, j->l->slot[0].grad.data, w); /* (Cout, K) */
+    float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
+    float *dy_cn = cols + k * c->lw.chunk * p;                       /* (Cout, m*P) */
+    int64_t lo, hi;
+    gan_split(j->n, w, nw, &lo, &hi);
+    for (int64_t s = lo; s < hi; s += c->lw.chunk) {
+        const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
+        const float *dyc = j->dy + s * out_size;
+        if (m > 1) {
+            gan_nchw_to_cn(dy_cn, dyc, m, c->out_c, p);
+            dyc = dy_cn;
+        }
+        if (j->param_grads) {
+            /* worker 0 adds to the gradient; the others start their partial */
+            const float beta = w == 0 || j->used[w] ? 1.0f : 0.0f;
+            gan_im2col(cols, j->x + s * in_size, &g, m);
+            gan_sgemm(false, true, c->out_c, k, mp, 1.0f, dyc, mp, cols, mp, beta, dw, k);
+            j->used[w] = true;
+        }
+        if (j->out != NULL) {
+            gan_sgemm(true, false, k, mp, c->out_c, 1.0f, wt, k, dyc, mp, 0.0f, cols, mp);
+            gan_col2im(j->out + s * in_size, cols, NULL, &g, m);
+        }
+    }
+}
+
 static void conv2d_backward(gan_layer *l, float *dx, const float *dy, const float *x,
                             const float *y, int64_t n, bool param_grads)
 {
@@ -176,21 +226,13 @@ static void conv2d_backward(gan_layer *l, float *dx, const float *dy, const floa
         dense_backward(l, dx, dy, x, n, param_grads);
         return;
     }
-    conv2d *c = l->impl; /* x's im2col is still in c->cols */
-    const gan_conv_geom g = geometry(l);
-    const int64_t k = c->in_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
-    float *dy_cn = c->y_cn;                                       /* (Cout, N*P) */
-    gan_nchw_to_cn(dy_cn, dy, n, c->out_c, p);
-    if (param_grads) {
-        float *dw = l->slot[0].grad.data;                         /* (Cout, K) */
-        gan_sgemm(false, true, c->out_c, k, np, 1.0f, dy_cn, np, c->cols, np, 1.0f, dw, k);
-        if (c->has_bias) gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, p);
-    }
-    if (dx != NULL) {
-        const float *w = l->slot[0].value.data;                   /* (Cout, K) */
-        gan_sgemm(true, false, k, np, c->out_c, 1.0f, w, k, dy_cn, np, 0.0f, c->dcols, np);
-        gan_col2im(dx, c->dcols, NULL, &g, n);                    /* (N, Cin, H, W) */
-    }
+    const conv2d *c = l->impl;
+    conv_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
+    const int nw = gan_pool_size(c->lw.workers);
+    gan_parallel(backward_task, &j, nw);
+    if (!param_grads) return;
+    gan_lowering_reduce(&c->lw, l->slot[0].grad.data, j.used, nw);
+    if (c->has_bias) gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, p_of(l));
 }
 
 /* PyTorch: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), +) for W and the
@@ -223,9 +265,7 @@ static void conv2d_destroy(gan_layer *l)
 {
     conv2d *c = l->impl;
     if (c == NULL) return;
-    gan_dealloc(c->cols);
-    gan_dealloc(c->dcols);
-    gan_dealloc(c->y_cn);
+    gan_lowering_free(&c->lw);
     gan_dealloc(c);
     l->impl = NULL;
 }

@@ -6,20 +6,21 @@
  *   output size (in - 1)*s - 2p + k + output_padding per axis
  *
  * Slots: "weight" (Cin, Cout, kh, kw), optional "bias" (Cout).  The lowering
- * is conv2d's run backwards, over the whole batch; the "image" of the
- * im2col geometry is the output y, its window grid is the input x.
- * K = Cout*kh*kw, P = Hin*Win:
+ * is conv2d's run backwards; the "image" of the im2col geometry is the
+ * output y, its window grid is the input x.  The batch is lowered a chunk
+ * of m samples at a time, each worker of libgan's pool taking its own range
+ * of samples (see im2col.h); K = Cout*kh*kw, P = Hin*Win:
  *
- *   forward   x_cn (Cin, N*P) = x with axes swapped
- *             cols (K, N*P)   = W^T (K, Cin) . x_cn                 one GEMM
- *             y               = col2im(cols) + b
- *   backward  dcols (K, N*P)  = im2col(dy)
- *             dW (Cin, K)    += x_cn . dcols^T                      one GEMM
+ *   forward   x_cn (Cin, m*P) = x chunk with axes swapped
+ *             cols (K, m*P)   = W^T (K, Cin) . x_cn                 one GEMM
+ *             y chunk         = col2im(cols) + b
+ *   backward  cols (K, m*P)   = im2col(dy chunk)
+ *             x_cn            = x chunk with axes swapped  (recomputed)
+ *             dW (Cin, K)    += x_cn . cols^T                       one GEMM
+ *             x_cn            = W . cols  (= dx_cn)                 one GEMM
+ *             dx chunk        = x_cn with axes swapped
  *             db (Cout)      += sum over N, Hout, Wout of dy
- *             dx_cn (Cin, N*P) = W . dcols ; dx = dx_cn, axes swapped  one GEMM
- *
- * backward reuses x_cn from the most recent forward: it belongs to the same
- * x that backward is handed (the layer keeps only its last forward).
+ * With m = 1 the swaps are identities and are skipped.
  *
  * Fast path: from a 1x1 input without padding or output padding (a DCGAN
  * generator's first layer), each sample's output (Cout, kh, kw) is exactly
@@ -37,10 +38,9 @@
 typedef struct conv_transpose2d {
     int64_t in_c, out_c, kh, kw, stride, pad, out_pad;
     bool has_bias;
-    /* Scratch for reserved_batch samples (see convt_reserve). */
-    float *x_cn;  /* (Cin, N*P) the last forward's x, channel-major */
-    float *cols;  /* (K, N*P)   forward: W^T x_cn; backward: im2col(dy) */
-    float *dx_cn; /* (Cin, N*P) */
+    /* Per-worker scratch: cols (K, chunk*P) then x_cn (Cin, chunk*P);
+     * x_cn holds x channel-major, or dx_cn at the end of backward. */
+    gan_lowering lw;
 } conv_transpose2d;
 
 /* Is the input a single pixel whose kernel is the whole output (the dense
@@ -98,8 +98,7 @@ static gan_status convt_attach(gan_layer *l, const gan_shape *in, gan_shape *out
     return GAN_OK;
 }
 
-/* Scratch for `batch` samples.  The new buffers are all allocated before
- * the old ones go, so a failure leaves the layer usable at its old size. */
+/* Scratch for `batch` samples (see gan_lowering_reserve). */
 static gan_status convt_reserve(gan_layer *l, int64_t batch)
 {
     conv_transpose2d *c = l->impl;
@@ -109,23 +108,7 @@ static gan_status convt_reserve(gan_layer *l, int64_t batch)
                         "conv_transpose2d: batch %lld x %lld input pixels exceeds INT_MAX (a GEMM dimension)",
                         (long long)batch, (long long)p);
     if (is_dense(l)) return GAN_OK; /* no scratch */
-    const int64_t np = batch * p;
-    float *x_cn = gan_alloc_floats(c->in_c * np);
-    float *cols = gan_alloc_floats(k * np);
-    float *dx_cn = gan_alloc_floats(c->in_c * np);
-    if (x_cn == NULL || cols == NULL || dx_cn == NULL) {
-        gan_dealloc(x_cn);
-        gan_dealloc(cols);
-        gan_dealloc(dx_cn);
-        return GAN_E_NOMEM;
-    }
-    gan_dealloc(c->x_cn);
-    gan_dealloc(c->cols);
-    gan_dealloc(c->dx_cn);
-    c->x_cn = x_cn;
-    c->cols = cols;
-    c->dx_cn = dx_cn;
-    return GAN_OK;
+    return gan_lowering_reserve(&c->lw, batch, p, k + c->in_c, c->in_c * k, "conv_transpose2d");
 }
 
 /* Dense fast path, y (N, Cout*kh*kw) = x (N, Cin) W (Cin, K) + b[o] */
@@ -159,24 +142,90 @@ static void dense_backward(gan_layer *l, float *dx, const float *dy, const float
     if (c->has_bias) gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, c->kh * c->kw);
 }
 
-/* y = W^T-scatter of x + b */
+typedef struct convt_job {
+    gan_layer *l;
+    float *out;            /* forward: y (N, Cout, Ho, Wo); backward: dx or NULL */
+    const float *x;        /* (N, Cin, Hin, Win)                               */
+    const float *dy;       /* backward: (N, Cout, Ho, Wo)                      */
+    int64_t n;
+    bool param_grads;
+    bool used[GAN_POOL_MAX]; /* backward: worker w added into its dW         */
+} convt_job;
+
+/* y = W^T-scatter of x + b, worker w's samples */
+static void forward_task(void *ctx, int w, int nw)
+{
+    const convt_job *j = ctx;
+    const conv_transpose2d *c = j->l->impl;
+    const gan_conv_geom g = geometry(j->l);
+    const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w;
+    const int64_t in_size = c->in_c * p, out_size = c->out_c * g.height * g.width;
+    const float *wt = j->l->slot[0].value.data;                      /* (Cin, K)  */
+    const float *b = c->has_bias ? j->l->slot[1].value.data : NULL;  /* (Cout)    */
+    float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
+    float *x_cn = cols + k * c->lw.chunk * p;                        /* (Cin, m*P) */
+    int64_t lo, hi;
+    gan_split(j->n, w, nw, &lo, &hi);
+    for (int64_t s = lo; s < hi; s += c->lw.chunk) {
+        const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
+        const float *xc = j->x + s * in_size;
+        if (m > 1) {
+            gan_nchw_to_cn(x_cn, xc, m, c->in_c, p);
+            xc = x_cn;
+        }
+        gan_sgemm(true, false, k, mp, c->in_c, 1.0f, wt, k, xc, mp, 0.0f, cols, mp);
+        gan_col2im(j->out + s * out_size, cols, b, &g, m);
+    }
+}
+
 static void convt_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
     if (is_dense(l)) {
         dense_forward(l, y, x, n);
         return;
     }
-    conv_transpose2d *c = l->impl;
-    const gan_conv_geom g = geometry(l);
-    const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
-    const float *w = l->slot[0].value.data;                       /* (Cin, K) */
-    const float *b = c->has_bias ? l->slot[1].value.data : NULL;  /* (Cout)   */
-    gan_nchw_to_cn(c->x_cn, x, n, c->in_c, p);                    /* (Cin, N*P) */
-    gan_sgemm(true, false, k, np, c->in_c, 1.0f, w, k, c->x_cn, np, 0.0f, c->cols, np);
-    gan_col2im(y, c->cols, b, &g, n);                             /* (N, Cout, Ho, Wo) */
+    const conv_transpose2d *c = l->impl;
+    convt_job j = {.l = l, .out = y, .x = x, .n = n};
+    gan_parallel(forward_task, &j, c->lw.workers);
 }
 
-/* dcols = im2col(dy);  dW += x . dcols^T;  db += sum dy;  dx = W . dcols */
+/* cols = im2col(dy);  dW += x . cols^T;  dx = W . cols, worker w's samples */
+static void backward_task(void *ctx, int w, int nw)
+{
+    convt_job *j = ctx;
+    const conv_transpose2d *c = j->l->impl;
+    const gan_conv_geom g = geometry(j->l);
+    const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w;
+    const int64_t in_size = c->in_c * p, out_size = c->out_c * g.height * g.width;
+    const float *wt = j->l->slot[0].value.data;                      /* (Cin, K)  */
+    float *dw = gan_lowering_dw(&c->lw, j->l->slot[0].grad.data, w); /* (Cin, K)  */
+    float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
+    float *x_cn = cols + k * c->lw.chunk * p;                        /* (Cin, m*P) */
+    int64_t lo, hi;
+    gan_split(j->n, w, nw, &lo, &hi);
+    for (int64_t s = lo; s < hi; s += c->lw.chunk) {
+        const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
+        gan_im2col(cols, j->dy + s * out_size, &g, m);
+        if (j->param_grads) {
+            const float *xc = j->x + s * in_size;
+            if (m > 1) {
+                gan_nchw_to_cn(x_cn, xc, m, c->in_c, p);
+                xc = x_cn;
+            }
+            /* worker 0 adds to the gradient; the others start their partial */
+            const float beta = w == 0 || j->used[w] ? 1.0f : 0.0f;
+            gan_sgemm(false, true, c->in_c, k, mp, 1.0f, xc, mp, cols, mp, beta, dw, k);
+            j->used[w] = true;
+        }
+        if (j->out != NULL) {
+            float *dx = j->out + s * in_size;
+            float *dst = m == 1 ? dx : x_cn; /* one sample: already (Cin, P) */
+            gan_sgemm(false, false, c->in_c, mp, k, 1.0f, wt, k, cols, mp, 0.0f, dst, mp);
+            if (dst != dx) gan_cn_to_nchw(dx, x_cn, NULL, m, c->in_c, p);
+        }
+    }
+}
+
 static void convt_backward(gan_layer *l, float *dx, const float *dy, const float *x,
                            const float *y, int64_t n, bool param_grads)
 {
@@ -186,22 +235,14 @@ static void convt_backward(gan_layer *l, float *dx, const float *dy, const float
         dense_backward(l, dx, dy, x, n, param_grads);
         return;
     }
-    conv_transpose2d *c = l->impl; /* x is still in c->x_cn, channel-major */
-    const gan_conv_geom g = geometry(l);
-    const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w, np = n * p;
-    float *dcols = c->cols;                                       /* (K, N*P) */
-    gan_im2col(dcols, dy, &g, n);
-    if (param_grads) {
-        float *dw = l->slot[0].grad.data;                         /* (Cin, K) */
-        gan_sgemm(false, true, c->in_c, k, np, 1.0f, c->x_cn, np, dcols, np, 1.0f, dw, k);
-        if (c->has_bias)
-            gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, g.height * g.width);
-    }
-    if (dx != NULL) {
-        const float *w = l->slot[0].value.data;                   /* (Cin, K) */
-        gan_sgemm(false, false, c->in_c, np, k, 1.0f, w, k, dcols, np, 0.0f, c->dx_cn, np);
-        gan_cn_to_nchw(dx, c->dx_cn, NULL, n, c->in_c, p);        /* (N, Cin, Hin, Win) */
-    }
+    const conv_transpose2d *c = l->impl;
+    convt_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
+    const int nw = gan_pool_size(c->lw.workers);
+    gan_parallel(backward_task, &j, nw);
+    if (!param_grads) return;
+    gan_lowering_reduce(&c->lw, l->slot[0].grad.data, j.used, nw);
+    if (c->has_bias)
+        gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, l->out.d[1] * l->out.d[2]);
 }
 
 /* PyTorch: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), +) for W and the
@@ -236,9 +277,7 @@ static void convt_destroy(gan_layer *l)
 {
     conv_transpose2d *c = l->impl;
     if (c == NULL) return;
-    gan_dealloc(c->x_cn);
-    gan_dealloc(c->cols);
-    gan_dealloc(c->dx_cn);
+    gan_lowering_free(&c->lw);
     gan_dealloc(c);
     l->impl = NULL;
 }

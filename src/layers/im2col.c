@@ -117,3 +117,74 @@ void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t
         db[ch] += (float)sum;
     }
 }
+
+/* ------------------------------------------------ chunked, threaded lowering */
+
+gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
+                                int64_t floats_per_column, int64_t dw_floats, const char *what)
+{
+    const int workers = gan_pool_size(GAN_POOL_MAX);
+    const int64_t per_worker = (batch + workers - 1) / workers;
+    int64_t chunk = (GAN_LOWERING_COLUMNS + p - 1) / p;
+    if (chunk > per_worker) chunk = per_worker;
+    if (chunk < 1) chunk = 1;
+    int64_t slot = chunk * p * floats_per_column, total_dw = (workers - 1) * dw_floats;
+    int64_t probe[2] = {workers, slot};
+    GAN_TRY(gan_shape_check(2, probe, what));
+    float *scratch = gan_alloc_floats(workers * slot);
+    float *dw_part = total_dw > 0 ? gan_alloc_floats(total_dw) : NULL;
+    if (scratch == NULL || (total_dw > 0 && dw_part == NULL)) {
+        gan_dealloc(scratch);
+        gan_dealloc(dw_part);
+        return gan_fail(GAN_E_NOMEM, "%s: out of memory for %d x %lld floats of scratch", what,
+                        workers, (long long)slot);
+    }
+    gan_lowering_free(lw);
+    *lw = (gan_lowering){.chunk = chunk, .workers = workers, .slot_floats = slot,
+                         .scratch = scratch, .dw_floats = dw_floats, .dw_part = dw_part};
+    return GAN_OK;
+}
+
+void gan_lowering_free(gan_lowering *lw)
+{
+    gan_dealloc(lw->scratch);
+    gan_dealloc(lw->dw_part);
+    *lw = (gan_lowering){0};
+}
+
+float *gan_lowering_slot(const gan_lowering *lw, int w)
+{
+    return lw->scratch + w * lw->slot_floats;
+}
+
+float *gan_lowering_dw(const gan_lowering *lw, float *grad, int w)
+{
+    return w == 0 ? grad : lw->dw_part + (w - 1) * lw->dw_floats;
+}
+
+typedef struct reduce_job {
+    const gan_lowering *lw;
+    float *grad;
+    const bool *used;
+    int nw; /* workers of the backward whose partials are summed */
+} reduce_job;
+
+/* grad[i] += part_1[i] + part_2[i] + ... over this worker's block of i */
+static void reduce_task(void *ctx, int w, int nw)
+{
+    const reduce_job *j = ctx;
+    int64_t lo, hi;
+    gan_split(j->lw->dw_floats, w, nw, &lo, &hi);
+    for (int src = 1; src < j->nw; src++) {
+        if (!j->used[src]) continue;
+        const float *part = gan_lowering_dw(j->lw, NULL, src);
+        for (int64_t i = lo; i < hi; i++) j->grad[i] += part[i];
+    }
+}
+
+void gan_lowering_reduce(const gan_lowering *lw, float *grad, const bool *used, int nw)
+{
+    reduce_job j = {lw, grad, used, nw};
+    const int64_t blocks = lw->dw_floats / 32768;
+    gan_parallel(reduce_task, &j, blocks < 1 ? 1 : blocks > GAN_POOL_MAX ? GAN_POOL_MAX : (int)blocks);
+}

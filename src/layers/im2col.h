@@ -15,7 +15,11 @@
 #ifndef GAN_IM2COL_H
 #define GAN_IM2COL_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "internal.h"
+#include "core/pool.h"
 
 /* One window sweep: the image it reads (or, for col2im, writes) and the grid
  * of window positions.  out_h/out_w are stored, not derived, so a transposed
@@ -45,5 +49,41 @@ void gan_cn_to_nchw(float *dst, const float *src, const float *bias, int64_t n, 
 
 /* db (C) += sum over n and p of dy (N, C, P). */
 void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t p);
+
+/* ------------------------------------------------ chunked, threaded lowering
+ * A convolution layer splits its batch into one contiguous range of samples
+ * per worker of libgan's pool, and each worker lowers its range CHUNK
+ * samples at a time: its own cols (and channel-major copies) stay small
+ * enough to be cache-friendly, and memory does not grow with the batch.
+ * Each GEMM then has chunk*P columns (P positions per sample), chosen near
+ * GAN_LOWERING_COLUMNS so that BLAS's packing stays a small overhead.
+ * Weight gradients are sums over the batch: worker 0 adds straight into
+ * the layer's gradient, workers 1.. into their own partial buffers, which
+ * gan_lowering_reduce then adds in worker order (so the result depends only
+ * on the thread count). */
+#define GAN_LOWERING_COLUMNS 512
+
+typedef struct gan_lowering {
+    int64_t chunk;       /* samples per GEMM                              */
+    int workers;         /* scratch slots (the pool size at reserve time) */
+    int64_t slot_floats; /* scratch floats per worker                     */
+    float *scratch;      /* (workers, slot_floats)                        */
+    int64_t dw_floats;   /* floats of the weight gradient                 */
+    float *dw_part;      /* (workers - 1, dw_floats) partial weight grads */
+} gan_lowering;
+
+/* Size the scratch for `batch` samples of `p` positions each, needing
+ * `floats_per_column` floats per GEMM column per worker, and partial weight
+ * gradients of `dw_floats`.  New buffers are allocated before the old ones
+ * go, so a failure leaves lw as it was.  `what` names the layer. */
+gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
+                                int64_t floats_per_column, int64_t dw_floats, const char *what);
+void gan_lowering_free(gan_lowering *lw);
+/* Worker w's scratch (slot_floats floats). */
+float *gan_lowering_slot(const gan_lowering *lw, int w);
+/* Where worker w accumulates its weight gradient: `grad` for w = 0. */
+float *gan_lowering_dw(const gan_lowering *lw, float *grad, int w);
+/* grad += the partials of workers 1..nw-1 that have used[w] set. */
+void gan_lowering_reduce(const gan_lowering *lw, float *grad, const bool *used, int nw);
 
 #endif
