@@ -798,8 +798,8 @@ GAN_API void gan_labels_free(int32_t *labels);
  * libgan.kind "tensors"), e.g. latent vectors "z" (N, nz) to replay or
  * interpolate, or raw samples "x".  Save writes `count` (1..64) tensors
  * names[i] = tensors[i] atomically like gan_model_save (GAN_E_IO;
- * GAN_E_INVALID for a count outside 1..64 or a name used twice; GAN_E_NULL
- * for a NULL or empty name or a NULL tensor). */
+ * GAN_E_INVALID for a count outside 1..64 or a name that is empty,
+ * "__metadata__" or used twice; GAN_E_NULL for a NULL name or tensor). */
 GAN_API gan_status gan_tensors_save(const char *path, int count, const char *const *names,
                                     const gan_tensor *const *tensors);
 /* Read the tensor `name` of any safetensors file into a new tensor *out

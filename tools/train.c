@@ -442,6 +442,7 @@ int cmd_train(int argc, char **argv)
             fprintf(csv, "%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.1f\n", (long long)s.step,
                     (long long)epoch + 1, s.loss_d, s.loss_g, s.d_real, s.d_fake_before,
                     count / fmax(dt, 1e-9));
+            if (p.done_steps % 100 == 0) fflush(csv); /* readable while training runs */
             show(&p, epoch, epochs, step, per_epoch, &s, false);
             if (interrupted || (max_steps > 0 && p.done_steps >= max_steps)) {
                 stop = true;

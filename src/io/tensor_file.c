@@ -20,8 +20,11 @@ gan_status gan_tensors_save(const char *path, int count, const char *const *name
     gan_st_out out[MAX_SAVE];
     memset(out, 0, sizeof out);
     for (int i = 0; i < count; i++) {
-        if (names[i] == NULL || names[i][0] == '\0' || tensors[i] == NULL)
-            return gan_fail(GAN_E_NULL, "%s: name or tensor %d is NULL or empty", fn, i);
+        if (names[i] == NULL || tensors[i] == NULL)
+            return gan_fail(GAN_E_NULL, "%s: name or tensor %d is NULL", fn, i);
+        if (names[i][0] == '\0' || strcmp(names[i], "__metadata__") == 0)
+            return gan_fail(GAN_E_INVALID, "%s: tensor %d has the name \"%s\", which a "
+                            "safetensors file cannot hold", fn, i, names[i]);
         out[i].name = names[i];
         out[i].dtype = GAN_ST_F32;
         out[i].ndim = tensors[i]->shape.ndim;
