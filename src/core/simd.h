@@ -44,6 +44,13 @@ static inline gan_v4 gan_v4_select(gan_v4i mask, gan_v4 a, gan_v4 b)
     return (gan_v4)((mask & (gan_v4i)a) | (~mask & (gan_v4i)b));
 }
 
+/* (a, b) lanes i0..i3 of the concatenation a0 a1 a2 a3 b0 b1 b2 b3 */
+#if defined(__clang__)
+#define GAN_V4_SHUFFLE2(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define GAN_V4_SHUFFLE2(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, (gan_v4i){i0, i1, i2, i3})
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
     !defined(GAN_NO_CLONES)
 #define GAN_HOT __attribute__((target_clones("avx2", "default")))

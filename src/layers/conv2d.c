@@ -104,7 +104,8 @@ static gan_status conv2d_reserve(gan_layer *l, int64_t batch)
                         "conv2d: batch %lld x %lld output positions exceeds INT_MAX (a GEMM dimension)",
                         (long long)batch, (long long)p);
     if (is_dense(l)) return GAN_OK; /* no scratch */
-    return gan_lowering_reserve(&c->lw, batch, p, k + c->out_c, c->out_c * k, "conv2d");
+    const gan_conv_geom g = geometry(l);
+    return gan_lowering_reserve(&c->lw, batch, p, k + c->out_c, &g, c->out_c * k, "conv2d");
 }
 
 /* Dense fast path, y (N, Cout) = x (N, K) W^T + b */
@@ -158,6 +159,7 @@ static void forward_task(void *ctx, int w, int nw)
     const float *wt = j->l->slot[0].value.data;                      /* (Cout, K) */
     const float *b = c->has_bias ? j->l->slot[1].value.data : NULL;  /* (Cout)    */
     float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
+    float *work = gan_lowering_work(&c->lw, w);                      /* padded planes */
     float *y_cn = cols + k * c->lw.chunk * p;                        /* (Cout, m*P) */
     int64_t lo, hi;
     gan_split(j->n, w, nw, &lo, &hi);
@@ -165,7 +167,7 @@ static void forward_task(void *ctx, int w, int nw)
         const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
         float *y = j->out + s * out_size;
         float *dst = m == 1 && b == NULL ? y : y_cn; /* one sample: already (Cout, P) */
-        gan_im2col(cols, j->x + s * in_size, &g, m);
+        gan_im2col(cols, j->x + s * in_size, &g, m, work);
         gan_sgemm(false, false, c->out_c, mp, k, 1.0f, wt, k, cols, mp, 0.0f, dst, mp);
         if (dst != y) gan_cn_to_nchw(y, y_cn, b, m, c->out_c, p);
     }
@@ -193,6 +195,7 @@ static void backward_task(void *ctx, int w, int nw)
     const float *wt = j->l->slot[0].value.data;                      /* (Cout, K) */
     float *dw = gan_lowering_dw(&c->lw, j->l->slot[0].grad.data, w); /* (Cout, K) */
     float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
+    float *work = gan_lowering_work(&c->lw, w);                      /* padded planes */
     float *dy_cn = cols + k * c->lw.chunk * p;                       /* (Cout, m*P) */
     int64_t lo, hi;
     gan_split(j->n, w, nw, &lo, &hi);
@@ -206,13 +209,13 @@ static void backward_task(void *ctx, int w, int nw)
         if (j->param_grads) {
             /* worker 0 adds to the gradient; the others start their partial */
             const float beta = w == 0 || j->used[w] ? 1.0f : 0.0f;
-            gan_im2col(cols, j->x + s * in_size, &g, m);
+            gan_im2col(cols, j->x + s * in_size, &g, m, work);
             gan_sgemm(false, true, c->out_c, k, mp, 1.0f, dyc, mp, cols, mp, beta, dw, k);
             j->used[w] = true;
         }
         if (j->out != NULL) {
             gan_sgemm(true, false, k, mp, c->out_c, 1.0f, wt, k, dyc, mp, 0.0f, cols, mp);
-            gan_col2im(j->out + s * in_size, cols, NULL, &g, m);
+            gan_col2im(j->out + s * in_size, cols, NULL, &g, m, work);
         }
     }
 }

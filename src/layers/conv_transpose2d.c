@@ -108,7 +108,9 @@ static gan_status convt_reserve(gan_layer *l, int64_t batch)
                         "conv_transpose2d: batch %lld x %lld input pixels exceeds INT_MAX (a GEMM dimension)",
                         (long long)batch, (long long)p);
     if (is_dense(l)) return GAN_OK; /* no scratch */
-    return gan_lowering_reserve(&c->lw, batch, p, k + c->in_c, c->in_c * k, "conv_transpose2d");
+    const gan_conv_geom g = geometry(l);
+    return gan_lowering_reserve(&c->lw, batch, p, k + c->in_c, &g, c->in_c * k,
+                                "conv_transpose2d");
 }
 
 /* Dense fast path, y (N, Cout*kh*kw) = x (N, Cin) W (Cin, K) + b[o] */
@@ -163,6 +165,7 @@ static void forward_task(void *ctx, int w, int nw)
     const float *wt = j->l->slot[0].value.data;                      /* (Cin, K)  */
     const float *b = c->has_bias ? j->l->slot[1].value.data : NULL;  /* (Cout)    */
     float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
+    float *work = gan_lowering_work(&c->lw, w);                      /* padded planes */
     float *x_cn = cols + k * c->lw.chunk * p;                        /* (Cin, m*P) */
     int64_t lo, hi;
     gan_split(j->n, w, nw, &lo, &hi);
@@ -174,7 +177,7 @@ static void forward_task(void *ctx, int w, int nw)
             xc = x_cn;
         }
         gan_sgemm(true, false, k, mp, c->in_c, 1.0f, wt, k, xc, mp, 0.0f, cols, mp);
-        gan_col2im(j->out + s * out_size, cols, b, &g, m);
+        gan_col2im(j->out + s * out_size, cols, b, &g, m, work);
     }
 }
 
@@ -200,12 +203,13 @@ static void backward_task(void *ctx, int w, int nw)
     const float *wt = j->l->slot[0].value.data;                      /* (Cin, K)  */
     float *dw = gan_lowering_dw(&c->lw, j->l->slot[0].grad.data, w); /* (Cin, K)  */
     float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
+    float *work = gan_lowering_work(&c->lw, w);                      /* padded planes */
     float *x_cn = cols + k * c->lw.chunk * p;                        /* (Cin, m*P) */
     int64_t lo, hi;
     gan_split(j->n, w, nw, &lo, &hi);
     for (int64_t s = lo; s < hi; s += c->lw.chunk) {
         const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
-        gan_im2col(cols, j->dy + s * out_size, &g, m);
+        gan_im2col(cols, j->dy + s * out_size, &g, m, work);
         if (j->param_grads) {
             const float *xc = j->x + s * in_size;
             if (m > 1) {

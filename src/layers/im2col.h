@@ -31,13 +31,17 @@ typedef struct gan_conv_geom {
     int64_t out_h, out_w;            /* window positions (Ho, Wo)        */
 } gan_conv_geom;
 
+/* Floats of the `work` buffer that im2col / col2im need for n samples:
+ * one zero-padded copy of an image plane per sample. */
+int64_t gan_im2col_work_floats(const gan_conv_geom *g, int64_t n);
+
 /* cols (C*kh*kw, N*Ho*Wo) = the windows of x (N, C, H, W). */
-void gan_im2col(float *cols, const float *x, const gan_conv_geom *g, int64_t n);
+void gan_im2col(float *cols, const float *x, const gan_conv_geom *g, int64_t n, float *work);
 
 /* x (N, C, H, W) = bias[c] + the sum of every window value in cols
  * (C*kh*kw, N*Ho*Wo) that lands on that pixel.  bias (C) may be NULL (0). */
 void gan_col2im(float *x, const float *cols, const float *bias, const gan_conv_geom *g,
-                int64_t n);
+                int64_t n, float *work);
 
 /* dst (C, N*P) = src (N, C, P) with the first two axes swapped. */
 void gan_nchw_to_cn(float *dst, const float *src, int64_t n, int64_t c, int64_t p);
@@ -61,26 +65,33 @@ void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t
  * the layer's gradient, workers 1.. into their own partial buffers, which
  * gan_lowering_reduce then adds in worker order (so the result depends only
  * on the thread count). */
+#ifndef GAN_LOWERING_COLUMNS
 #define GAN_LOWERING_COLUMNS 512
+#endif
 
 typedef struct gan_lowering {
     int64_t chunk;       /* samples per GEMM                              */
     int workers;         /* scratch slots (the pool size at reserve time) */
     int64_t slot_floats; /* scratch floats per worker                     */
+    int64_t work_offset; /* where im2col's work buffer starts in a slot   */
     float *scratch;      /* (workers, slot_floats)                        */
     int64_t dw_floats;   /* floats of the weight gradient                 */
     float *dw_part;      /* (workers - 1, dw_floats) partial weight grads */
 } gan_lowering;
 
-/* Size the scratch for `batch` samples of `p` positions each, needing
- * `floats_per_column` floats per GEMM column per worker, and partial weight
- * gradients of `dw_floats`.  New buffers are allocated before the old ones
- * go, so a failure leaves lw as it was.  `what` names the layer. */
+/* Size the scratch for `batch` samples of `p` positions each, needing per
+ * worker `floats_per_column` floats per GEMM column plus im2col's work
+ * buffer for geometry g, and partial weight gradients of `dw_floats`.  New
+ * buffers are allocated before the old ones go, so a failure leaves lw as it
+ * was.  `what` names the layer. */
 gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
-                                int64_t floats_per_column, int64_t dw_floats, const char *what);
+                                int64_t floats_per_column, const gan_conv_geom *g,
+                                int64_t dw_floats, const char *what);
 void gan_lowering_free(gan_lowering *lw);
-/* Worker w's scratch (slot_floats floats). */
+/* Worker w's scratch: chunk*p*floats_per_column floats, then im2col's work
+ * buffer at gan_lowering_work. */
 float *gan_lowering_slot(const gan_lowering *lw, int w);
+float *gan_lowering_work(const gan_lowering *lw, int w);
 /* Where worker w accumulates its weight gradient: `grad` for w = 0. */
 float *gan_lowering_dw(const gan_lowering *lw, float *grad, int w);
 /* grad += the partials of workers 1..nw-1 that have used[w] set. */
