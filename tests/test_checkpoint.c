@@ -1350,6 +1350,71 @@ START_TEST(hostile_trainer_metadata)
 }
 END_TEST
 
+/* ------------------------------------------------------- out of memory */
+static long oom_fail_at = -1, oom_count, oom_live;
+
+static void *oom_alloc(void *user, size_t n)
+{
+    (void)user;
+    if (oom_count++ == oom_fail_at) return NULL;
+    oom_live++;
+    return malloc(n);
+}
+
+static void oom_free(void *user, void *p)
+{
+    (void)user;
+    if (p != NULL) oom_live--;
+    free(p);
+}
+
+/* Refuse each allocation of `call` in turn: every failure is GAN_E_NOMEM
+ * and leaks nothing; returns once the call succeeds. */
+#define EVERY_ALLOCATION_FAILS(call, cleanup)                                            \
+    for (long k_ = 0;; k_++) {                                                           \
+        long live_ = oom_live;                                                           \
+        oom_fail_at = oom_count + k_;                                                    \
+        gan_status st_ = (call);                                                         \
+        oom_fail_at = -1;                                                                \
+        if (st_ == GAN_OK) {                                                             \
+            cleanup;                                                                     \
+            break;                                                                       \
+        }                                                                                \
+        ck_assert_msg(st_ == GAN_E_NOMEM, "%s with allocation %ld refused: %s (%s)", #call, \
+                      k_, gan_status_string(st_), gan_last_error());                     \
+        ck_assert_msg(oom_live == live_, "%s with allocation %ld refused leaks %ld blocks", \
+                      #call, k_, oom_live - live_);                                      \
+        ck_assert_int_lt(k_, 100000);                                                    \
+    }
+
+START_TEST(out_of_memory_everywhere)
+{
+    gan_allocator a = {oom_alloc, oom_free, NULL};
+    TU_OK(gan_set_allocator(&a));
+    make_tmpdir();
+    const char *mp = tmp_path("m.safetensors"), *tp = tmp_path("t.safetensors");
+    gan_model *m = from_arch(ALL_KINDS);
+    EVERY_ALLOCATION_FAILS(gan_model_save(m, mp), (void)0);
+    ck_assert_int_eq(count_files(".tmp-"), 0);
+    gan_model *back = NULL;
+    EVERY_ALLOCATION_FAILS(gan_model_load(&back, mp), gan_model_free(back));
+    EVERY_ALLOCATION_FAILS(gan_model_load_weights(m, mp), (void)0);
+    gan_model *built = NULL;
+    EVERY_ALLOCATION_FAILS(gan_model_from_arch_text(&built, ALL_KINDS), gan_model_free(built));
+    gan_trainer *t = resume_trainer(1);
+    EVERY_ALLOCATION_FAILS(gan_trainer_save(t, tp), (void)0);
+    gan_trainer *t2 = NULL;
+    EVERY_ALLOCATION_FAILS(gan_trainer_load(&t2, tp), gan_trainer_free(t2));
+    gan_checkpoint *ck = NULL;
+    EVERY_ALLOCATION_FAILS(gan_checkpoint_open(&ck, tp), gan_checkpoint_close(ck));
+    gan_trainer_free(t);
+    gan_model_free(m);
+    ck_assert_int_eq(oom_live, 0);
+    TU_OK(gan_set_allocator(NULL));
+    remove_tmpdir();
+}
+END_TEST
+
 Suite *suite_checkpoint(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -1360,6 +1425,7 @@ Suite *suite_checkpoint(void)
     tcase_add_test(tc, writer_layout);
     tcase_add_test(tc, save_errors);
     tcase_add_test(tc, save_replaces_atomically);
+    tcase_add_test(tc, out_of_memory_everywhere);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
 
