@@ -588,8 +588,9 @@ GAN_API gan_status gan_trainer_generate(gan_trainer *t, const gan_tensor *z, gan
 GAN_API gan_model *gan_trainer_generator(gan_trainer *t);
 /* The discriminator D, borrowed from the trainer. */
 GAN_API gan_model *gan_trainer_discriminator(gan_trainer *t);
-/* G's optimizer (discriminator = 0) or D's (non-zero), borrowed: e.g. to
- * change a learning rate with gan_optimizer_set_lr. */
+/* G's optimizer (discriminator = 0) or D's (non-zero), borrowed (never
+ * gan_optimizer_free it): e.g. to change a learning rate with
+ * gan_optimizer_set_lr. */
 GAN_API gan_optimizer *gan_trainer_optimizer(gan_trainer *t, int discriminator);
 /* The trainer's noise RNG, borrowed (never gan_rng_free it); reseed it to
  * replay the noise of a run. */
