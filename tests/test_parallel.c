@@ -1,0 +1,335 @@
+/* test_parallel.c — the performance machinery must not change results:
+ * im2col / col2im against naive loops on geometries wide enough for the
+ * vector paths, libgan's pool (every share runs once, nested and
+ * concurrent regions), gan_sgemm's split against one BLAS call, and conv /
+ * transposed-conv layers giving the same outputs and gradients with 1, 2
+ * and 3 threads and batches that do not divide evenly. */
+#include "core/pool.h"
+#include "internal.h"
+#include "layers/im2col.h"
+#include "testutil.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ im2col */
+
+/* Naive cols (C*kh*kw, N*Ho*Wo) of x (N, C, H, W). */
+static void naive_im2col(float *cols, const float *x, const gan_conv_geom *g, int64_t n)
+{
+    const int64_t p = g->out_h * g->out_w, np = n * p;
+    for (int64_t c = 0; c < g->channels; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++)
+                for (int64_t b = 0; b < n; b++)
+                    for (int64_t oy = 0; oy < g->out_h; oy++)
+                        for (int64_t ox = 0; ox < g->out_w; ox++) {
+                            int64_t iy = oy * g->stride - g->pad + ki;
+                            int64_t ix = ox * g->stride - g->pad + kj;
+                            bool in = iy >= 0 && iy < g->height && ix >= 0 && ix < g->width;
+                            cols[((c * g->kh + ki) * g->kw + kj) * np + b * p + oy * g->out_w + ox] =
+                                in ? x[((b * g->channels + c) * g->height + iy) * g->width + ix] : 0.0f;
+                        }
+}
+
+/* Naive adjoint: x = bias + sum of the window values landing on each pixel. */
+static void naive_col2im(float *x, const float *cols, const float *bias, const gan_conv_geom *g,
+                         int64_t n)
+{
+    const int64_t p = g->out_h * g->out_w, np = n * p, hw = g->height * g->width;
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t c = 0; c < g->channels; c++)
+            for (int64_t i = 0; i < hw; i++) x[(b * g->channels + c) * hw + i] = bias ? bias[c] : 0.0f;
+    for (int64_t c = 0; c < g->channels; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++)
+                for (int64_t b = 0; b < n; b++)
+                    for (int64_t oy = 0; oy < g->out_h; oy++)
+                        for (int64_t ox = 0; ox < g->out_w; ox++) {
+                            int64_t iy = oy * g->stride - g->pad + ki;
+                            int64_t ix = ox * g->stride - g->pad + kj;
+                            if (iy < 0 || iy >= g->height || ix < 0 || ix >= g->width) continue;
+                            x[((b * g->channels + c) * g->height + iy) * g->width + ix] +=
+                                cols[((c * g->kh + ki) * g->kw + kj) * np + b * p + oy * g->out_w + ox];
+                        }
+}
+
+static float frand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((*s >> 40) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* Geometry number i: strides 1..3, pads 0..2, kernels 1..5, planes up to
+ * 23 wide (output rows of 1 to 23 windows), and for odd i an image taller
+ * and wider than the windows cover (a transposed conv's output_padding). */
+static gan_conv_geom geometry_case(int i)
+{
+    uint64_t s = 99 + (uint64_t)i;
+    gan_conv_geom g;
+    g.channels = 1 + (int)((frand(&s) + 1.0f) * 1.5f);
+    g.kh = 1 + (int)((frand(&s) + 1.0f) * 2.4f);
+    g.kw = 1 + (int)((frand(&s) + 1.0f) * 2.4f);
+    g.stride = 1 + i % 3;
+    g.pad = (i / 3) % 3;
+    if (g.pad >= g.kh || g.pad >= g.kw) g.pad = 0;
+    g.height = g.kh + (int)((frand(&s) + 1.0f) * 10.0f);
+    g.width = g.kw + (int)((frand(&s) + 1.0f) * 10.0f);
+    g.out_h = (g.height + 2 * g.pad - g.kh) / g.stride + 1;
+    g.out_w = (g.width + 2 * g.pad - g.kw) / g.stride + 1;
+    if (i % 2 && g.out_h > 1) { /* taller image than the windows cover */
+        g.height += g.stride - 1;
+        g.width += g.stride - 1;
+    }
+    return g;
+}
+
+START_TEST(im2col_col2im_match_naive)
+{
+    const gan_conv_geom g = geometry_case(_i);
+    const int64_t n = 1 + _i % 3, p = g.out_h * g.out_w;
+    const int64_t xs = n * g.channels * g.height * g.width, cs = g.channels * g.kh * g.kw * n * p;
+    float *x = malloc((size_t)xs * sizeof *x), *want_x = malloc((size_t)xs * sizeof *x);
+    float *cols = malloc((size_t)cs * sizeof *cols), *want_cols = malloc((size_t)cs * sizeof *cols);
+    float *work = malloc((size_t)gan_im2col_work_floats(&g, n) * sizeof *work);
+    float bias[4] = {0.5f, -0.25f, 1.0f, 2.0f};
+    uint64_t s = 7 + (uint64_t)_i;
+    for (int64_t i = 0; i < xs; i++) x[i] = frand(&s);
+    for (int64_t i = 0; i < cs; i++) cols[i] = -99.0f;
+
+    gan_im2col(cols, x, &g, n, work);
+    naive_im2col(want_cols, x, &g, n);
+    ck_assert_msg(memcmp(cols, want_cols, (size_t)cs * sizeof *cols) == 0,
+                  "im2col differs, geometry %d: C=%lld %lldx%lld k=%lldx%lld s=%lld p=%lld", _i,
+                  (long long)g.channels, (long long)g.height, (long long)g.width, (long long)g.kh,
+                  (long long)g.kw, (long long)g.stride, (long long)g.pad);
+
+    for (int64_t i = 0; i < cs; i++) cols[i] = frand(&s);
+    gan_col2im(x, cols, _i % 4 ? bias : NULL, &g, n, work);
+    naive_col2im(want_x, cols, _i % 4 ? bias : NULL, &g, n);
+    tu_assert_close("col2im", x, want_x, xs, 1e-6);
+    free(x);
+    free(want_x);
+    free(cols);
+    free(want_cols);
+    free(work);
+}
+END_TEST
+
+/* ------------------------------------------------------------ pool */
+
+typedef struct count_job {
+    atomic_int hits[GAN_POOL_MAX];
+    atomic_int nested[GAN_POOL_MAX];
+    int nw_seen;
+    bool inner_was_parallel;
+} count_job;
+
+static void inner_task(void *ctx, int w, int nw)
+{
+    count_job *j = ctx;
+    (void)nw;
+    atomic_fetch_add(&j->nested[w], 1);
+}
+
+static void count_task(void *ctx, int w, int nw)
+{
+    count_job *j = ctx;
+    atomic_fetch_add(&j->hits[w], 1);
+    if (w == 0) j->nw_seen = nw;
+    if (!gan_in_parallel()) j->inner_was_parallel = true; /* must not happen */
+    gan_parallel(inner_task, ctx, 2); /* nested: runs serially here */
+}
+
+START_TEST(pool_runs_every_share_once)
+{
+    const int threads = gan_get_num_threads();
+    for (int t = 1; t <= 4; t++) {
+        TU_OK(gan_set_num_threads(t));
+        for (int max = 1; max <= 5; max++) {
+            count_job j;
+            memset(&j, 0, sizeof j);
+            gan_parallel(count_task, &j, max);
+            const int nw = t < max ? t : max;
+            ck_assert_int_eq(j.nw_seen, nw);
+            ck_assert(!j.inner_was_parallel);
+            ck_assert(!gan_in_parallel());
+            for (int w = 0; w < GAN_POOL_MAX; w++) {
+                ck_assert_int_eq(atomic_load(&j.hits[w]), w < nw ? 1 : 0);
+                /* every outer share ran the nested region's shares 0 and 1 (or just 0) */
+                int want = w < (t < 2 ? t : 2) ? nw : 0;
+                ck_assert_int_eq(atomic_load(&j.nested[w]), want);
+            }
+        }
+    }
+    int64_t lo, hi, covered = 0;
+    for (int w = 0; w < 3; w++) {
+        gan_split(10, w, 3, &lo, &hi);
+        ck_assert_int_eq(lo, covered);
+        covered = hi;
+    }
+    ck_assert_int_eq(covered, 10);
+    TU_OK(gan_set_num_threads(threads));
+}
+END_TEST
+
+static void *region_thread(void *arg)
+{
+    count_job *j = arg;
+    for (int r = 0; r < 200; r++) gan_parallel(count_task, j, 2);
+    return NULL;
+}
+
+/* Two user threads opening regions at once: one gets the pool, the other
+ * runs its shares itself; each share of each region still runs once. */
+START_TEST(pool_concurrent_regions)
+{
+    const int threads = gan_get_num_threads();
+    TU_OK(gan_set_num_threads(2));
+    count_job a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    pthread_t ta, tb;
+    ck_assert_int_eq(pthread_create(&ta, NULL, region_thread, &a), 0);
+    ck_assert_int_eq(pthread_create(&tb, NULL, region_thread, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    for (int w = 0; w < 2; w++) {
+        ck_assert_int_eq(atomic_load(&a.hits[w]), 200);
+        ck_assert_int_eq(atomic_load(&b.hits[w]), 200);
+    }
+    TU_OK(gan_set_num_threads(threads));
+}
+END_TEST
+
+/* ------------------------------------------------------------ gan_sgemm */
+
+/* The split product equals one BLAS call up to rounding (BLAS may sum an
+ * element in a different order at the edge of a block). */
+START_TEST(sgemm_split_matches_one_call)
+{
+    const int threads = gan_get_num_threads();
+    TU_OK(gan_set_num_threads(3));
+    const int shapes[][5] = {/* m, n, k, trans_a, trans_b */
+                             {64, 700, 50, 0, 0}, {700, 64, 50, 1, 0}, {300, 301, 40, 0, 1},
+                             {513, 97, 33, 1, 1}, {40, 2000, 30, 0, 0}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int m = shapes[t][0], n = shapes[t][1], k = shapes[t][2];
+        const bool ta = shapes[t][3], tb = shapes[t][4];
+        const int lda = ta ? m : k, ldb = tb ? k : n;
+        float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)k * n * sizeof *b);
+        float *c = malloc((size_t)m * n * sizeof *c), *want = malloc((size_t)m * n * sizeof *c);
+        uint64_t s = 5 + t;
+        for (int i = 0; i < m * k; i++) a[i] = frand(&s);
+        for (int i = 0; i < k * n; i++) b[i] = frand(&s);
+        for (int i = 0; i < m * n; i++) c[i] = want[i] = frand(&s);
+        gan_sgemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 0.25f, c, n);
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, n, k, 0.5f, a, lda, b, ldb, 0.25f, want, n);
+        tu_assert_close("split sgemm", c, want, (int64_t)m * n, 1e-4);
+        free(a);
+        free(b);
+        free(c);
+        free(want);
+    }
+    TU_OK(gan_set_num_threads(threads));
+}
+END_TEST
+
+/* ------------------------------------------------------------ layers */
+
+typedef struct run_out {
+    float *y, *dx, *dw;
+    int64_t ny, nx, nw;
+} run_out;
+
+/* Forward and backward of a fresh layer (default init: the same weights
+ * every time) with `threads` threads; dW accumulated over two backwards. */
+static run_out run_layer(bool transposed, int threads, int64_t n)
+{
+    TU_OK(gan_set_num_threads(threads));
+    gan_layer *l = NULL;
+    int64_t in[3];
+    if (transposed) {
+        TU_OK(gan_layer_conv_transpose2d(&l, 24, 8, 4, 4, 2, 1, 1, 1));
+        in[0] = 24, in[1] = 5, in[2] = 6;
+    } else {
+        TU_OK(gan_layer_conv2d(&l, 6, 16, 4, 3, 2, 1, 1));
+        in[0] = 6, in[1] = 15, in[2] = 13;
+    }
+    TU_OK(gan_layer_attach(l, 3, in));
+    int nd;
+    int64_t out[GAN_MAX_DIMS];
+    TU_OK(gan_layer_output_shape(l, &nd, out));
+    gan_tensor *x = tu_tensor(4, n, in[0], in[1], in[2]);
+    gan_tensor *y = tu_tensor(4, n, out[0], out[1], out[2]);
+    gan_tensor *dy = tu_tensor(4, n, out[0], out[1], out[2]);
+    gan_tensor *dx = tu_tensor(4, n, in[0], in[1], in[2]);
+    uint64_t s = 3;
+    for (int64_t i = 0; i < gan_tensor_numel(x); i++) gan_tensor_data(x)[i] = frand(&s);
+    for (int64_t i = 0; i < gan_tensor_numel(dy); i++) gan_tensor_data(dy)[i] = frand(&s);
+    TU_OK(gan_layer_zero_grad(l));
+    TU_OK(gan_layer_forward(l, x, y));
+    TU_OK(gan_layer_backward(l, dy, dx));
+    TU_OK(gan_layer_backward(l, dy, dx));
+    gan_tensor *w, *gw;
+    TU_OK(gan_layer_tensor(l, 0, NULL, &w, &gw));
+    run_out r = {.ny = gan_tensor_numel(y), .nx = gan_tensor_numel(dx), .nw = gan_tensor_numel(gw)};
+    r.y = malloc((size_t)r.ny * sizeof(float));
+    r.dx = malloc((size_t)r.nx * sizeof(float));
+    r.dw = malloc((size_t)r.nw * sizeof(float));
+    memcpy(r.y, gan_tensor_data(y), (size_t)r.ny * sizeof(float));
+    memcpy(r.dx, gan_tensor_data(dx), (size_t)r.nx * sizeof(float));
+    memcpy(r.dw, gan_tensor_data(gw), (size_t)r.nw * sizeof(float));
+    gan_tensor_free(x);
+    gan_tensor_free(y);
+    gan_tensor_free(dy);
+    gan_tensor_free(dx);
+    gan_layer_free(l);
+    return r;
+}
+
+static void free_run(run_out *r)
+{
+    free(r->y);
+    free(r->dx);
+    free(r->dw);
+}
+
+/* Batches 1, 7 and 70 (several chunks per worker, uneven shares). */
+START_TEST(conv_layers_agree_across_thread_counts)
+{
+    const int threads = gan_get_num_threads();
+    const int64_t batches[] = {1, 7, 70};
+    for (int transposed = 0; transposed < 2; transposed++)
+        for (size_t b = 0; b < 3; b++) {
+            run_out one = run_layer(transposed, 1, batches[b]);
+            for (int t = 2; t <= 3; t++) {
+                run_out many = run_layer(transposed, t, batches[b]);
+                tu_assert_close("y", many.y, one.y, one.ny, 1e-4);
+                tu_assert_close("dx", many.dx, one.dx, one.nx, 1e-4);
+                tu_assert_close("dW", many.dw, one.dw, one.nw, 1e-3); /* sums of ~4000 terms */
+                free_run(&many);
+            }
+            free_run(&one);
+        }
+    TU_OK(gan_set_num_threads(threads));
+}
+END_TEST
+
+Suite *suite_parallel(void)
+{
+    Suite *s = suite_create("parallel");
+    TCase *tc = tcase_create("parallel");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, im2col_col2im_match_naive, 0, 60);
+    tcase_add_test(tc, pool_runs_every_share_once);
+    tcase_add_test(tc, pool_concurrent_regions);
+    tcase_add_test(tc, sgemm_split_matches_one_call);
+    tcase_add_test(tc, conv_layers_agree_across_thread_counts);
+    suite_add_tcase(s, tc);
+    return s;
+}
