@@ -51,6 +51,10 @@ static inline gan_v4 gan_v4_select(gan_v4i mask, gan_v4 a, gan_v4 b)
 #define GAN_V4_SHUFFLE2(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, (gan_v4i){i0, i1, i2, i3})
 #endif
 
+/* For helpers of GAN_HOT functions: inlined, they are compiled once per
+ * clone, for that clone's instruction set. */
+#define GAN_INLINE static inline __attribute__((always_inline))
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
     !defined(GAN_NO_CLONES)
 #define GAN_HOT __attribute__((target_clones("avx2", "default")))

@@ -22,8 +22,10 @@
  * Sums and the elementwise passes run in double: x may sit far from 0
  * compared with its spread, and for small m the terms of dx nearly cancel.
  * Every loop runs over one contiguous channel block in LANES-wide steps, so
- * the compiler vectorises it. */
+ * the compiler vectorises it, and channels are split across libgan's pool. */
 #include "internal.h"
+#include "core/pool.h"
+#include "core/simd.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,8 +37,6 @@ typedef struct bn_impl {
     bool saved_training; /* mode of the last forward (backward needs it) */
     double *mean;     /* (C) statistics the last forward normalised with */
     double *rstd;     /* (C) 1 / sqrt(var + eps) of that forward         */
-    double *acc_a;    /* (C) per-channel sums                            */
-    double *acc_b;    /* (C)                                             */
 } bn_impl;
 
 enum { GAMMA, BETA, RUNNING_MEAN, RUNNING_VAR };
@@ -51,7 +51,7 @@ static int64_t block_size(const gan_layer *l) { return gan_shape_numel(&l->in) /
 #define LANES 8
 
 /* sum_i x[i] */
-static double sum_block(const float *x, int64_t s)
+GAN_INLINE double sum_block(const float *x, int64_t s)
 {
     double acc[LANES] = {0};
     int64_t i = 0;
@@ -64,7 +64,7 @@ static double sum_block(const float *x, int64_t s)
 }
 
 /* sum_i (x[i] - mean)^2 */
-static double sq_dev_block(const float *x, double mean, int64_t s)
+GAN_INLINE double sq_dev_block(const float *x, double mean, int64_t s)
 {
     double acc[LANES] = {0};
     int64_t i = 0;
@@ -83,7 +83,7 @@ static double sq_dev_block(const float *x, double mean, int64_t s)
 }
 
 /* sum_i dy[i] (x[i] - mean) */
-static double dot_dev_block(const float *dy, const float *x, double mean, int64_t s)
+GAN_INLINE double dot_dev_block(const float *dy, const float *x, double mean, int64_t s)
 {
     double acc[LANES] = {0};
     int64_t i = 0;
@@ -102,7 +102,7 @@ static double dot_dev_block(const float *dy, const float *x, double mean, int64_
 
 /* y = (x - mean) scale + shift, in double (x may sit far from 0 compared
  * with its spread) */
-static void affine_block(float *restrict y, const float *restrict x, double mean, double scale,
+GAN_INLINE void affine_block(float *restrict y, const float *restrict x, double mean, double scale,
                          double shift, int64_t s)
 {
     int64_t i = 0;
@@ -112,7 +112,7 @@ static void affine_block(float *restrict y, const float *restrict x, double mean
 }
 
 /* dx = a ((dy - mdy) - (x - mean) k), in double */
-static void dx_block(float *restrict dx, const float *restrict dy, const float *restrict x,
+GAN_INLINE void dx_block(float *restrict dx, const float *restrict dy, const float *restrict x,
                      double mean, double a, double mdy, double k, int64_t s)
 {
     int64_t i = 0;
@@ -139,23 +139,64 @@ static gan_status bn_attach(gan_layer *l, const gan_shape *in, gan_shape *out)
 }
 
 /* ------------------------------------------------------------ forward */
+/* Both passes split the channels across libgan's pool: a channel's
+ * statistics and its outputs depend on that channel alone, so the result
+ * does not depend on the thread count. */
 
-/* mean (C), var (C, biased) of x (N, C, S) into impl->acc_a / acc_b. */
-static void batch_stats(gan_layer *l, const float *x, int64_t n)
+typedef struct bn_job {
+    gan_layer *l;
+    float *out;        /* forward: y;  backward: dx (may be NULL) */
+    const float *x;    /* (N, C, S)                               */
+    const float *dy;   /* backward: (N, C, S)                     */
+    int64_t n;
+    bool param_grads;
+} bn_job;
+
+/* Workers for c channels of n blocks of s: about 32K elements each at least. */
+static int bn_workers(int64_t c, int64_t n, int64_t s)
 {
+    int64_t w = n * s * c / 32768;
+    if (w > c) w = c;
+    return w < 1 ? 1 : w > GAN_POOL_MAX ? GAN_POOL_MAX : (int)w;
+}
+
+/* Channels [c0, c1): statistics (training: batch mean and biased variance,
+ * running stats updated; eval: running stats), then
+ * y = (x - mean) rstd gamma + beta. */
+GAN_HOT static void forward_task(void *ctx, int w, int nw)
+{
+    const bn_job *j = ctx;
+    gan_layer *l = j->l;
     bn_impl *b = l->impl;
-    const int64_t c = channels(l), s = block_size(l);
-    const double m = (double)(n * s);
-    double *mean = b->acc_a, *var = b->acc_b; /* (C) */
-    memset(mean, 0, (size_t)c * sizeof *mean);
-    memset(var, 0, (size_t)c * sizeof *var);
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < c; j++) mean[j] += sum_block(x + (i * c + j) * s, s);
-    for (int64_t j = 0; j < c; j++) mean[j] /= m;
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < c; j++)
-            var[j] += sq_dev_block(x + (i * c + j) * s, mean[j], s);
-    for (int64_t j = 0; j < c; j++) var[j] /= m;
+    const int64_t c = channels(l), s = block_size(l), n = j->n;
+    const float *gamma = l->slot[GAMMA].value.data;     /* (C) */
+    const float *beta = l->slot[BETA].value.data;       /* (C) */
+    float *run_mean = l->slot[RUNNING_MEAN].value.data; /* (C) */
+    float *run_var = l->slot[RUNNING_VAR].value.data;   /* (C) */
+    int64_t c0, c1;
+    gan_split(c, w, nw, &c0, &c1);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        if (l->training) {
+            const double m = (double)(n * s), mom = b->momentum;
+            double mean = 0.0, var = 0.0;
+            for (int64_t i = 0; i < n; i++) mean += sum_block(j->x + (i * c + ch) * s, s);
+            mean /= m;
+            for (int64_t i = 0; i < n; i++) var += sq_dev_block(j->x + (i * c + ch) * s, mean, s);
+            var /= m;
+            b->mean[ch] = mean;
+            b->rstd[ch] = 1.0 / sqrt(var + b->eps);
+            run_mean[ch] = (float)((1.0 - mom) * run_mean[ch] + mom * mean);
+            if (n * s > 1)
+                run_var[ch] = (float)((1.0 - mom) * run_var[ch] + mom * var * m / (m - 1));
+        } else {
+            b->mean[ch] = run_mean[ch];
+            b->rstd[ch] = 1.0 / sqrt((double)run_var[ch] + b->eps);
+        }
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t off = (i * c + ch) * s; /* channel block (S) */
+            affine_block(j->out + off, j->x + off, b->mean[ch], gamma[ch] * b->rstd[ch], beta[ch], s);
+        }
+    }
 }
 
 /* y = (x - mean) rstd gamma + beta, with batch statistics in training mode
@@ -163,38 +204,10 @@ static void batch_stats(gan_layer *l, const float *x, int64_t n)
 static void bn_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
     bn_impl *b = l->impl;
-    const int64_t c = channels(l), s = block_size(l);
-    const float *gamma = l->slot[GAMMA].value.data;   /* (C) */
-    const float *beta = l->slot[BETA].value.data;     /* (C) */
-    float *run_mean = l->slot[RUNNING_MEAN].value.data; /* (C) */
-    float *run_var = l->slot[RUNNING_VAR].value.data;   /* (C) */
-
     b->saved_training = l->training;
-    if (l->training) {
-        batch_stats(l, x, n);
-        const int64_t m = n * s;
-        const double mom = b->momentum;
-        for (int64_t j = 0; j < c; j++) {
-            double mean = b->acc_a[j], var = b->acc_b[j];
-            b->mean[j] = mean;
-            b->rstd[j] = 1.0 / sqrt(var + b->eps);
-            run_mean[j] = (float)((1.0 - mom) * run_mean[j] + mom * mean);
-            if (m > 1)
-                run_var[j] = (float)((1.0 - mom) * run_var[j] + mom * var * m / (m - 1));
-        }
-        l->num_batches_tracked++;
-    } else {
-        for (int64_t j = 0; j < c; j++) {
-            b->mean[j] = run_mean[j];
-            b->rstd[j] = 1.0 / sqrt((double)run_var[j] + b->eps);
-        }
-    }
-
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < c; j++) {
-            const int64_t off = (i * c + j) * s; /* channel block (S) */
-            affine_block(y + off, x + off, b->mean[j], gamma[j] * b->rstd[j], beta[j], s);
-        }
+    bn_job j = {.l = l, .out = y, .x = x, .n = n};
+    gan_parallel(forward_task, &j, bn_workers(channels(l), n, block_size(l)));
+    if (l->training) l->num_batches_tracked++;
 }
 
 /* ------------------------------------------------------------ backward */
@@ -202,55 +215,53 @@ static void bn_forward(gan_layer *l, float *y, const float *x, int64_t n)
 /* With xhat = (x - mean) rstd, per channel:
  *   dbeta  += sum dy            dgamma += sum dy xhat
  *   training:  dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat))
- *   eval:      dx = gamma rstd dy      (the statistics are constants) */
+ *   eval:      dx = gamma rstd dy      (the statistics are constants)
+ * for channels [c0, c1). */
+GAN_HOT static void backward_task(void *ctx, int w, int nw)
+{
+    const bn_job *j = ctx;
+    gan_layer *l = j->l;
+    const bn_impl *b = l->impl;
+    const int64_t c = channels(l), s = block_size(l), n = j->n;
+    const float *gamma = l->slot[GAMMA].value.data; /* (C) */
+    int64_t c0, c1;
+    gan_split(c, w, nw, &c0, &c1);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        double sum_dy = 0.0, sum_dy_dev = 0.0; /* sum dy, sum dy (x - mean) */
+        if (j->param_grads || b->saved_training)
+            for (int64_t i = 0; i < n; i++) {
+                const int64_t off = (i * c + ch) * s;
+                sum_dy += sum_block(j->dy + off, s);
+                sum_dy_dev += dot_dev_block(j->dy + off, j->x + off, b->mean[ch], s);
+            }
+        if (j->param_grads) {
+            l->slot[GAMMA].grad.data[ch] += (float)(sum_dy_dev * b->rstd[ch]);
+            l->slot[BETA].grad.data[ch] += (float)sum_dy;
+        }
+        if (j->out == NULL) continue;
+        /* the per-channel constants of dx */
+        const double m = (double)(n * s);
+        double mdy = 0.0, k = 0.0; /* mean(dy);  mean(dy xhat) rstd */
+        if (b->saved_training) {
+            mdy = sum_dy / m;
+            k = sum_dy_dev * (b->rstd[ch] * b->rstd[ch] / m);
+        }
+        /* In double: for small m the terms nearly cancel (for m = 2, dx is
+         * O(eps / var) of dy). */
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t off = (i * c + ch) * s; /* channel block (S) */
+            dx_block(j->out + off, j->dy + off, j->x + off, b->mean[ch], gamma[ch] * b->rstd[ch],
+                     mdy, k, s);
+        }
+    }
+}
+
 static void bn_backward(gan_layer *l, float *dx, const float *dy, const float *x,
                         const float *y, int64_t n, bool param_grads)
 {
     (void)y;
-    bn_impl *b = l->impl;
-    const int64_t c = channels(l), s = block_size(l);
-    const float *gamma = l->slot[GAMMA].value.data; /* (C) */
-    double *sum_dy = b->acc_a, *sum_dy_dev = b->acc_b; /* (C): sum dy, sum dy (x - mean) */
-
-    memset(sum_dy, 0, (size_t)c * sizeof *sum_dy);
-    memset(sum_dy_dev, 0, (size_t)c * sizeof *sum_dy_dev);
-    if (param_grads || b->saved_training)
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < c; j++) {
-                const int64_t off = (i * c + j) * s;
-                sum_dy[j] += sum_block(dy + off, s);
-                sum_dy_dev[j] += dot_dev_block(dy + off, x + off, b->mean[j], s);
-            }
-
-    if (param_grads) {
-        float *dgamma = l->slot[GAMMA].grad.data; /* (C) */
-        float *dbeta = l->slot[BETA].grad.data;   /* (C) */
-        for (int64_t j = 0; j < c; j++) {
-            dgamma[j] += (float)(sum_dy_dev[j] * b->rstd[j]);
-            dbeta[j] += (float)sum_dy[j];
-        }
-    }
-    if (dx == NULL) return;
-
-    const double m = (double)(n * s);
-    for (int64_t j = 0; j < c; j++) {
-        /* reuse the sums as the per-channel constants of dx */
-        if (b->saved_training) {
-            sum_dy[j] /= m;                               /* mean(dy)           */
-            sum_dy_dev[j] *= b->rstd[j] * b->rstd[j] / m; /* mean(dy xhat) rstd */
-        } else {
-            sum_dy[j] = 0.0;
-            sum_dy_dev[j] = 0.0;
-        }
-    }
-    /* In double: for small m the terms nearly cancel (for m = 2, dx is
-     * O(eps / var) of dy). */
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < c; j++) {
-            const int64_t off = (i * c + j) * s; /* channel block (S) */
-            dx_block(dx + off, dy + off, x + off, b->mean[j], gamma[j] * b->rstd[j], sum_dy[j],
-                     sum_dy_dev[j], s);
-        }
+    bn_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
+    gan_parallel(backward_task, &j, bn_workers(channels(l), n, block_size(l)));
 }
 
 /* ------------------------------------------------------------ the rest */
@@ -307,8 +318,6 @@ static void bn_destroy(gan_layer *l)
     if (b == NULL) return;
     gan_dealloc(b->mean);
     gan_dealloc(b->rstd);
-    gan_dealloc(b->acc_a);
-    gan_dealloc(b->acc_b);
     gan_dealloc(b);
     l->impl = NULL;
 }
@@ -341,9 +350,7 @@ gan_status gan_layer_batchnorm(gan_layer **out, int num_features)
     b->momentum = 0.1;
     b->mean = gan_alloc_zero((size_t)num_features * sizeof(double));
     b->rstd = gan_alloc_zero((size_t)num_features * sizeof(double));
-    b->acc_a = gan_alloc_zero((size_t)num_features * sizeof(double));
-    b->acc_b = gan_alloc_zero((size_t)num_features * sizeof(double));
-    if (!b->mean || !b->rstd || !b->acc_a || !b->acc_b) goto nomem;
+    if (!b->mean || !b->rstd) goto nomem;
     int64_t shape[1] = {num_features};
     gan_layer_add_slot(l, "weight", 1, shape, false);
     gan_layer_add_slot(l, "bias", 1, shape, false);
