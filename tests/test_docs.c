@@ -171,7 +171,8 @@ START_TEST(test_every_export_documented)
         snprintf(anchor, sizeof anchor, "<a id=\"%.63s\"></a>", names[s]);
         if (!documented(lines, nlines, names[s], &declared))
             why = declared ? "no doc comment above its declaration in include/gan.h"
-                           : "not declared with GAN_API in include/gan.h";
+                           : "exported by libgan.so but not declared with GAN_API in include/gan.h "
+                             "(an internal function leaking out of the library?)";
         else if (strstr(api, anchor) == NULL)
             why = "no entry in docs/api.md (run 'make api-docs')";
         if (why != NULL) {
