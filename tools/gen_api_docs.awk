@@ -30,17 +30,45 @@ function comment_text(s) {
 }
 
 # Markdown for a line of prose: identifiers with '_', pointer dereferences
-# (*out) and products (C*H*W) become code; *word* stays emphasis; '<', a
-# lone '*' and '~' are escaped.
-function escape_plain(s) {
-    gsub(/</, "\\&lt;", s)
-    gsub(/\*/, "\\*", s)
-    gsub(/~/, "\\~", s)
-    return s
+# (*out) and products (C*H*W) become code; *word* stays emphasis; the rest
+# goes through escape_plain.
+# Escape what Markdown would misread in plain text: '<' opening a tag, a
+# '*' that could open or close emphasis (not one between spaces, as in
+# "a * b"), and '~' (strikethrough).
+function escape_plain(s,    r, i, c, prev, next_c) {
+    r = ""
+    for (i = 1; i <= length(s); i++) {
+        c = substr(s, i, 1)
+        prev = i > 1 ? substr(s, i - 1, 1) : " "
+        next_c = i < length(s) ? substr(s, i + 1, 1) : " "
+        if (c == "<" && next_c ~ /[A-Za-z\/!?]/) c = "&lt;"
+        else if (c == "*" && !(prev == " " && next_c == " ")) c = "\\*"
+        else if (c == "~") c = "\\~"
+        r = r c
+    }
+    return r
 }
+# The earliest (then longest) match in s of any of the token patterns, in
+# RSTART/RLENGTH; 0 if none.  Each pattern is tried on its own because some
+# awks (mawk 1.3.4) do not return the leftmost match of an alternation.
+function next_token(s,    k, best, blen) {
+    best = 0; blen = 0
+    for (k = 1; k <= 4; k++) {
+        if (k == 1) found = match(s, /\*[A-Za-z][A-Za-z-]*\*/)              # *emphasis*
+        else if (k == 2) found = match(s, /[A-Za-z0-9_.]*_[A-Za-z0-9_.]*(\*|\(\))?/)  # names_with_
+        else if (k == 3) found = match(s, /\*[A-Za-z_][A-Za-z0-9_]*/)        # *pointer
+        else found = match(s, /[A-Za-z0-9]+(\*[A-Za-z0-9]+)+/)                 # C*H*W
+        if (found && (best == 0 || RSTART < best || (RSTART == best && RLENGTH > blen))) {
+            best = RSTART; blen = RLENGTH
+        }
+    }
+    RSTART = best; RLENGTH = blen
+    return best
+}
+
 function md(s,    r, tok) {
     r = ""
-    while (match(s, /\*[A-Za-z][A-Za-z-]*\*|[A-Za-z0-9_.]*_[A-Za-z0-9_.]*(\*|\(\))?|\*[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9]+(\*[A-Za-z0-9]+)+/)) {
+    while (next_token(s)) {
         tok = substr(s, RSTART, RLENGTH)
         r = r escape_plain(substr(s, 1, RSTART - 1))
         if (tok ~ /^\*[A-Za-z][A-Za-z-]*\*$/) r = r tok
