@@ -38,6 +38,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ganref import RefFile
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # ------------------------------------------------------------ safetensors
@@ -108,30 +110,6 @@ def load_safetensors(path, strict_layout=True):
 
 def state_dict_numpy(net):
     return {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
-
-
-# ------------------------------------------------------------------ GANREF1
-class RefFile:
-    def __init__(self, path):
-        self.path = path
-        self.records = []
-
-    def add(self, name, t):
-        a = np.asarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
-        if a.ndim == 0:
-            a = a.reshape(1)
-        assert 1 <= a.ndim <= 4, (name, a.shape)
-        self.records.append((name, a))
-
-    def write(self):
-        with open(self.path, "wb") as f:
-            f.write(b"GANREF1\n")
-            for name, a in self.records:
-                nb = name.encode()
-                f.write(struct.pack("<I", len(nb)) + nb)
-                f.write(struct.pack("<I", a.ndim))
-                f.write(struct.pack("<%dI" % a.ndim, *a.shape))
-                f.write(a.astype("<f4").tobytes())
 
 
 # ------------------------------------------------------------------- nets

@@ -32,10 +32,11 @@ The computation runs in float64 on float32-representable inputs, so the
 references are the exact answer for the float32 data libgan sees.
 """
 import os
-import struct
 
 import numpy as np
 import torch
+
+from ganref import RefFile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INLINE_MAX = 12000      # larger tensors are generated (inputs) or sampled (outputs)
@@ -54,32 +55,6 @@ def gen_values(seed, n, e):
     h ^= h >> np.uint64(15)
     k = (h >> np.uint64(27)).astype(np.int64) - 16
     return np.ldexp(k.astype(np.float64), -4 - e).astype(np.float32)
-
-
-class RefFile:
-    def __init__(self, name):
-        self.path = os.path.join(HERE, "conv_%s.bin" % name)
-        self.records = []
-
-    def add(self, name, a):
-        a = np.asarray(a, dtype=np.float32)
-        if a.ndim == 0:
-            a = a.reshape(1)
-        assert 1 <= a.ndim <= 4, (name, a.shape)
-        self.records.append((name, a))
-
-    def write(self):
-        with open(self.path, "wb") as f:
-            f.write(b"GANREF1\n")
-            for name, a in self.records:
-                nb = name.encode()
-                f.write(struct.pack("<I", len(nb)) + nb)
-                f.write(struct.pack("<I", a.ndim))
-                f.write(struct.pack("<%dI" % a.ndim, *a.shape))
-                f.write(a.astype("<f4").tobytes())
-        size = os.path.getsize(self.path)
-        assert size < 300 * 1024, (self.path, size)
-        return size
 
 
 def make_input(ref, name, shape, seed, e, rng):
@@ -115,7 +90,7 @@ def weight_exponent(fan_in):
 def make_case(name, transposed, n, cin, cout, h, w, kh, kw, s, p, op=0, bias=True):
     seed = sum(ord(ch) * 131 ** i for i, ch in enumerate(name)) & 0xFFFF
     rng = np.random.default_rng(seed)
-    ref = RefFile(name)
+    ref = RefFile("conv_%s.bin" % name)
     if transposed:
         ho = (h - 1) * s - 2 * p + kh + op
         wo = (w - 1) * s - 2 * p + kw + op

@@ -20,46 +20,13 @@ The computation runs in float64 on float32-representable inputs, so the
 references are the exact answer for the float32 data libgan sees.
 """
 import os
-import struct
 
 import numpy as np
 import torch
 
+from ganref import RefFile
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class RefFile:
-    def __init__(self, group):
-        self.path = os.path.join(HERE, "layers_%s.bin" % group)
-        self.records = []
-        self.ncases = 0
-
-    def add(self, name, t):
-        a = np.asarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
-        if a.ndim == 0:
-            a = a.reshape(1)
-        assert 1 <= a.ndim <= 4, (name, a.shape)
-        self.records.append((name, a))
-
-    def case(self):
-        i = self.ncases
-        self.ncases += 1
-        return lambda what, t: self.add("c%d.%s" % (i, what), t)
-
-    def write(self):
-        self.add("ncases", np.array([self.ncases]))
-        assert len(self.records) < 256, (self.path, len(self.records))
-        with open(self.path, "wb") as f:
-            f.write(b"GANREF1\n")
-            for name, a in self.records:
-                nb = name.encode()
-                f.write(struct.pack("<I", len(nb)) + nb)
-                f.write(struct.pack("<I", a.ndim))
-                f.write(struct.pack("<%dI" % a.ndim, *a.shape))
-                f.write(a.astype("<f4").tobytes())
-        size = os.path.getsize(self.path)
-        assert size < 300 * 1024, (self.path, size)
-        print("%s: %d cases, %d bytes" % (os.path.basename(self.path), self.ncases, size))
 
 
 def f32(t):
@@ -87,7 +54,7 @@ def run(module, x, put):
 
 def gen_dense():
     """cfg = [in, out, bias]."""
-    ref = RefFile("dense")
+    ref = RefFile("layers_dense.bin")
     for n, fin, fout, bias in [(1, 1, 1, 1), (7, 5, 3, 1), (7, 16, 9, 0), (1, 3, 16, 1),
                                (7, 64, 32, 1), (2, 100, 1, 1), (7, 3, 1, 0)]:
         put = ref.case()
@@ -118,7 +85,7 @@ def act_input(shape, kind):
 
 def gen_activations():
     """cfg = [kind, slope]; kind 0 relu, 1 leaky_relu, 2 tanh, 3 sigmoid."""
-    ref = RefFile("act")
+    ref = RefFile("layers_act.bin")
     shapes = [(7, 3, 4, 5), (1, 16), (7, 1, 2, 2), (3, 5, 6)]
     cases = [(0, "relu", None), (1, "leaky_relu", 0.2), (1, "leaky_relu", 0.01),
              (1, "leaky_relu", -0.5), (2, "tanh", None), (3, "sigmoid", None)]
@@ -143,7 +110,7 @@ def gen_batchnorm(group, cases):
     statistics start random, so eval mode and the momentum update are
     visible; x has a per-channel offset and scale (an extra `offset` moves
     x and the running mean far from 0 compared with the spread)."""
-    ref = RefFile(group)
+    ref = RefFile("layers_%s.bin" % group)
     for shape, training, eps, momentum, *offset in cases:
         offset = offset[0] if offset else 0.0
         put = ref.case()
@@ -181,7 +148,7 @@ class Reshape(torch.nn.Module):
 
 def gen_reshape():
     """cfg = [kind (0 reshape, 1 flatten), ndim, d0, d1, d2] (unused dims 0)."""
-    ref = RefFile("reshape")
+    ref = RefFile("layers_reshape.bin")
     for shape, target in [((7, 60), (3, 4, 5)), ((7, 3, 4, 5), (12, 5)), ((1, 16, 2, 2), (64,)),
                           ((2, 6), (2, 3, 1)), ((7, 2, 3), (3, 2)), ((3, 1, 1, 1), (1,))]:
         put = ref.case()

@@ -35,49 +35,15 @@ float32-rounded hyper-parameters, so the references are the exact answer
 for what libgan sees.
 """
 import os
-import struct
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ganref import RefFile
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class RefFile:
-    def __init__(self, name):
-        self.path = os.path.join(HERE, "trainer_%s.bin" % name)
-        self.records = []
-        self.ncases = 0
-
-    def add(self, name, t):
-        a = np.asarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
-        if a.ndim == 0:
-            a = a.reshape(1)
-        assert 1 <= a.ndim <= 4, (name, a.shape)
-        self.records.append((name, a))
-
-    def case(self):
-        i = self.ncases
-        self.ncases += 1
-        return lambda what, t: self.add("c%d.%s" % (i, what), t)
-
-    def write(self):
-        if self.ncases:
-            self.add("ncases", np.array([self.ncases]))
-        assert len(self.records) < 256, (self.path, len(self.records))
-        with open(self.path, "wb") as f:
-            f.write(b"GANREF1\n")
-            for name, a in self.records:
-                nb = name.encode()
-                f.write(struct.pack("<I", len(nb)) + nb)
-                f.write(struct.pack("<I", a.ndim))
-                f.write(struct.pack("<%dI" % a.ndim, *a.shape))
-                f.write(a.astype("<f4").tobytes())
-        size = os.path.getsize(self.path)
-        assert size < 300 * 1024, (self.path, size)
-        print("%s: %d records, %d bytes" % (os.path.basename(self.path), len(self.records), size))
 
 
 def f32(x):
@@ -113,7 +79,7 @@ def loss_fn(family, role, label, x):
 
 
 def gen_losses():
-    ref = RefFile("loss")
+    ref = RefFile("trainer_loss.bin")
     x = f32(torch.cat([torch.tensor([0.0, 30.0, -30.0, 1e-3, -2.5, 0.999, 1.001, -1.0]),
                        torch.randn(8) * 3]))
     for family in range(5):
@@ -135,7 +101,7 @@ ADAM, SGD = 0, 1
 
 
 def gen_optim():
-    ref = RefFile("optim")
+    ref = RefFile("trainer_optim.bin")
     cases = [  # kind, lr, beta1, beta2, eps, momentum, weight_decay, steps
         (ADAM, 2e-4, 0.5, 0.999, 1e-8, 0.0, 0.0, 4),
         (ADAM, 1e-2, 0.9, 0.99, 1e-6, 0.0, 0.05, 5),
@@ -215,7 +181,7 @@ def fill_params(net, seed0):
 
 
 def gen_dcgan28():
-    ref = RefFile("dcgan28")
+    ref = RefFile("trainer_dcgan28.bin")
     netG, netD = g28().double(), d28().double()
     fill_params(netG, SEED_G)
     fill_params(netD, SEED_D)
