@@ -603,6 +603,34 @@ GAN_API gan_status gan_trainer_set_epoch(gan_trainer *t, int64_t epoch);
 /* The epoch counter (0 for NULL). */
 GAN_API int64_t gan_trainer_epoch(const gan_trainer *t);
 
+/* ---------------------------------------------------------------- memory */
+/* Bytes of memory a model or a trainer holds, by purpose.  Activations and
+ * scratch are sized by the first forward (or train step) at a batch size:
+ * ask after one.  Only libgan's own allocations are counted, not the BLAS
+ * library's buffers, thread stacks or code. */
+typedef struct gan_memory_info {
+    size_t struct_size; /* set to sizeof(gan_memory_info) before the call    */
+    size_t parameters;  /* trainable values (one buffer per model)           */
+    size_t gradients;   /* their gradients (one buffer per model)            */
+    size_t buffers;     /* non-trainable state: batch norm running stats     */
+    size_t optimizer;   /* optimizer state, e.g. Adam's two moments (trainer) */
+    size_t activations; /* forward outputs and backward gradient buffers     */
+    size_t scratch;     /* layers' working memory: im2col columns, per-thread
+                           partial weight gradients                          */
+    size_t other;       /* trainer: noise and loss-gradient buffers and the
+                           snapshot that a GAN_E_NUMERIC step rolls back to  */
+    size_t total;       /* the sum of the fields above                       */
+} gan_memory_info;
+
+/* Fill info for one model (optimizer and other are 0).  Fields beyond
+ * info->struct_size (from a newer libgan) are not written.  GAN_E_NULL for
+ * a NULL argument; GAN_E_INVALID if struct_size is smaller than this
+ * version's first gan_memory_info. */
+GAN_API gan_status gan_model_memory(const gan_model *model, gan_memory_info *info);
+/* The same for a trainer: both models, both optimizers and the trainer's
+ * own buffers. */
+GAN_API gan_status gan_trainer_memory(const gan_trainer *t, gan_memory_info *info);
+
 /* Ready-made, initialised G and D by name (the caller owns both, e.g. to
  * hand them to gan_trainer_create):
  *   "dcgan28"  z (100,1,1) -> (1,28,28): convT 256 k7, BN, ReLU, convT 128

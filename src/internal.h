@@ -119,7 +119,19 @@ typedef struct gan_layer_ops {
     int (*describe)(const gan_layer *l, char *buf, size_t cap);
     /* Free kind-specific memory (scratch, impl); NULL if none. */
     void (*destroy)(gan_layer *l);
+    /* GAN_LAYER_* trait bits of this layer as configured (what a model's
+     * buffer planning may do with it); NULL: none. */
+    unsigned (*traits)(const gan_layer *l);
+    /* Bytes of kind-specific scratch the layer holds now (reported by
+     * gan_model_memory); NULL: none. */
+    size_t (*scratch_bytes)(const gan_layer *l);
 } gan_layer_ops;
+
+/* Layer traits (gan_layer_ops.traits). */
+#define GAN_LAYER_IN_PLACE 1u  /* forward works with y == x, and backward reads
+                                  y, never x: it may overwrite its input    */
+#define GAN_LAYER_BWD_NO_Y 2u  /* backward never reads y: a following
+                                  in-place layer may overwrite it           */
 
 #define GAN_LAYER_MAX_TENSORS 4
 

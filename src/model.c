@@ -8,17 +8,41 @@
  *   act[i]    (B, out_i...)             forward outputs; backward reads them
  *   gbuf[0/1] (B, max_{i<L-1} out_i)    dL/d(act[i]), alternating
  *   dxbuf     (B, in...)                dL/dinput when the caller asks
- * Forward with B' <= B uses the same buffers; a larger batch re-plans. */
+ * Forward with B' <= B uses the same buffers; a larger batch re-plans.
+ *
+ * In-place layers: act[i] is act[i-1] itself when layer i may run over its
+ * input (GAN_LAYER_IN_PLACE: relu, tanh, ... whose backward reads only their
+ * output) and layer i-1's backward never reads its own output
+ * (GAN_LAYER_BWD_NO_Y: conv, batchnorm).  A DCGAN's every activation then
+ * costs no buffer of its own. */
 #include "nn.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+static unsigned traits_of(const gan_layer *l)
+{
+    return l->ops->traits ? l->ops->traits(l) : 0u;
+}
+
+/* Does layer i write its output over act[i-1] (see the top)? */
+static bool runs_in_place(const gan_model *m, int i)
+{
+    return i > 0 && (traits_of(m->layers[i]) & GAN_LAYER_IN_PLACE) &&
+           (traits_of(m->layers[i - 1]) & GAN_LAYER_BWD_NO_Y);
+}
+
+/* Free act[0..L-1], skipping the entries that alias the one before. */
+static void free_acts(float **act, int L)
+{
+    for (int i = 0; i < L; i++)
+        if (i == 0 || act[i] != act[i - 1]) gan_dealloc(act[i]);
+}
+
 static void free_plan(gan_model *m)
 {
-    if (m->act != NULL)
-        for (int i = 0; i < m->nlayers; i++) gan_dealloc(m->act[i]);
+    if (m->act != NULL) free_acts(m->act, m->nlayers);
     gan_dealloc(m->act);
     gan_dealloc(m->gbuf[0]);
     gan_dealloc(m->gbuf[1]);
@@ -273,9 +297,11 @@ gan_status gan_model_plan(gan_model *m, int64_t n)
     float **act = gan_alloc_zero((size_t)L * sizeof *act);
     float *g0 = NULL, *g1 = NULL, *dx = NULL;
     if (act == NULL) return GAN_E_NOMEM;
-    for (int i = 0; i < L; i++)
-        if ((act[i] = gan_alloc_floats(n * gan_shape_numel(&m->layers[i]->out))) == NULL)
+    for (int i = 0; i < L; i++) {
+        if (runs_in_place(m, i)) act[i] = act[i - 1];
+        else if ((act[i] = gan_alloc_floats(n * gan_shape_numel(&m->layers[i]->out))) == NULL)
             goto nomem;
+    }
     if ((g0 = gan_alloc_floats(n * largest)) == NULL || (g1 = gan_alloc_floats(n * largest)) == NULL ||
         (dx = gan_alloc_floats(n * gan_shape_numel(&m->in))) == NULL)
         goto nomem;
@@ -283,7 +309,7 @@ gan_status gan_model_plan(gan_model *m, int64_t n)
         gan_status st = gan_layer_reserve(m->layers[i], n);
         if (st != GAN_OK) {
             m->saved_n = 0; /* layers 0..i-1 replaced the scratch a pending backward needs */
-            for (int j = 0; j < L; j++) gan_dealloc(act[j]);
+            free_acts(act, L);
             gan_dealloc(act);
             gan_dealloc(g0);
             gan_dealloc(g1);
@@ -300,7 +326,7 @@ gan_status gan_model_plan(gan_model *m, int64_t n)
     return GAN_OK;
 
 nomem:
-    for (int j = 0; j < L; j++) gan_dealloc(act[j]);
+    free_acts(act, L); /* entries not reached yet are NULL */
     gan_dealloc(act);
     gan_dealloc(g0);
     gan_dealloc(g1);
@@ -509,4 +535,47 @@ double gan_model_grad_norm(const gan_model *m)
     double s = 0.0;
     for (int64_t i = 0; i < m->nparams; i++) s += (double)m->grads[i] * m->grads[i];
     return sqrt(s);
+}
+
+/* ------------------------------------------------------------------- memory */
+void gan_model_memory_of(const gan_model *m, gan_memory_info *r)
+{
+    memset(r, 0, sizeof *r);
+    r->parameters = r->gradients = (size_t)m->nparams * sizeof(float);
+    r->buffers = (size_t)gan_model_buffer_floats(m) * sizeof(float);
+    for (int i = 0; i < m->nlayers; i++) {
+        const gan_layer *l = m->layers[i];
+        if (l->ops->scratch_bytes) r->scratch += l->ops->scratch_bytes(l);
+    }
+    if (m->act == NULL) return;
+    int64_t floats = m->planned * gan_shape_numel(&m->in), largest = 1; /* dxbuf */
+    for (int i = 0; i < m->nlayers; i++) {
+        const int64_t k = gan_shape_numel(&m->layers[i]->out);
+        if (i + 1 < m->nlayers && k > largest) largest = k;
+        if (i == 0 || m->act[i] != m->act[i - 1]) floats += m->planned * k;
+    }
+    floats += 2 * m->planned * largest; /* gbuf[0], gbuf[1] */
+    r->activations = (size_t)floats * sizeof(float);
+}
+
+gan_status gan_memory_info_store(gan_memory_info *out, gan_memory_info *r, const char *fn)
+{
+    if (out->struct_size < sizeof *r)
+        return gan_fail(GAN_E_INVALID,
+                        "%s: info->struct_size = %zu, must be at least %zu (sizeof(gan_memory_info))",
+                        fn, out->struct_size, sizeof *r);
+    r->struct_size = out->struct_size;
+    r->total = r->parameters + r->gradients + r->buffers + r->optimizer + r->activations +
+               r->scratch + r->other;
+    memcpy(out, r, sizeof *r);
+    return GAN_OK;
+}
+
+gan_status gan_model_memory(const gan_model *m, gan_memory_info *info)
+{
+    GAN_CHECK_NULL(m, "gan_model_memory");
+    GAN_CHECK_NULL(info, "gan_model_memory");
+    gan_memory_info r;
+    gan_model_memory_of(m, &r);
+    return gan_memory_info_store(info, &r, "gan_model_memory");
 }

@@ -60,6 +60,11 @@ void gan_model_save_buffers(const gan_model *m, float *buf, int64_t *nbt);
 void gan_model_load_buffers(gan_model *m, const float *buf, const int64_t *nbt);
 /* L2 norm of the grads buffer (computed in double). */
 double gan_model_grad_norm(const gan_model *m);
+/* Fill r (struct_size ignored) for model m. */
+void gan_model_memory_of(const gan_model *m, gan_memory_info *r);
+/* Check out->struct_size, set r->total and copy r into out (no further than
+ * out->struct_size).  `fn` names the caller. */
+gan_status gan_memory_info_store(gan_memory_info *out, gan_memory_info *r, const char *fn);
 
 /* -------------------------------------------------------------- optimizers */
 struct gan_optimizer {

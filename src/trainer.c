@@ -388,6 +388,27 @@ int64_t gan_trainer_epoch(const gan_trainer *t)
     return t ? t->epoch : 0;
 }
 
+gan_status gan_trainer_memory(const gan_trainer *t, gan_memory_info *info)
+{
+    GAN_CHECK_NULL(t, "gan_trainer_memory");
+    GAN_CHECK_NULL(info, "gan_trainer_memory");
+    gan_memory_info r, d;
+    gan_model_memory_of(t->g, &r);
+    gan_model_memory_of(t->d, &d);
+    r.parameters += d.parameters;
+    r.gradients += d.gradients;
+    r.buffers += d.buffers;
+    r.activations += d.activations;
+    r.scratch += d.scratch;
+    r.optimizer = (size_t)(t->opt_g->nstate + t->opt_d->nstate) * sizeof(float);
+    const int64_t noise = t->planned * (gan_shape_numel(&t->g->in) + 1); /* zbuf, gbuf */
+    const int64_t snap = t->d->nparams + t->opt_d->nstate + gan_model_buffer_floats(t->d) +
+                         gan_model_buffer_floats(t->g);
+    r.other = (size_t)(noise + snap) * sizeof(float) +
+              (size_t)(t->d->nlayers + t->g->nlayers) * sizeof(int64_t);
+    return gan_memory_info_store(info, &r, "gan_trainer_memory");
+}
+
 /* --------------------------------------------------------------- internals */
 const gan_trainer_config *gan_trainer_get_config(const gan_trainer *t)
 {

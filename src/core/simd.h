@@ -9,7 +9,9 @@
  * GAN_HOT gives a function an AVX2 clone that the dynamic loader picks on
  * CPUs that have it (GCC function multiversioning, ELF ifunc); the clones
  * compute the same operations in the same order, so results do not depend
- * on the CPU.  It expands to nothing where that is unavailable.
+ * on the CPU.  It expands to nothing where that is unavailable.  Use it on
+ * static functions only: GCC exports a cloned function with external
+ * linkage from a shared library whatever its visibility.
  */
 #ifndef GAN_SIMD_H
 #define GAN_SIMD_H

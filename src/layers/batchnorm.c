@@ -322,6 +322,19 @@ static void bn_destroy(gan_layer *l)
     l->impl = NULL;
 }
 
+/* backward reads x and the saved statistics, never y */
+static unsigned bn_traits(const gan_layer *l)
+{
+    (void)l;
+    return GAN_LAYER_BWD_NO_Y;
+}
+
+/* mean and rstd of the last forward */
+static size_t bn_scratch_bytes(const gan_layer *l)
+{
+    return 2 * (size_t)channels(l) * sizeof(double);
+}
+
 static const gan_layer_ops bn_ops = {
     .kind = "batchnorm",
     .attach = bn_attach,
@@ -332,6 +345,8 @@ static const gan_layer_ops bn_ops = {
     .set = bn_set,
     .describe = bn_describe,
     .destroy = bn_destroy,
+    .traits = bn_traits,
+    .scratch_bytes = bn_scratch_bytes,
 };
 
 gan_status gan_layer_batchnorm(gan_layer **out, int num_features)

@@ -273,6 +273,18 @@ static void conv2d_destroy(gan_layer *l)
     l->impl = NULL;
 }
 
+/* backward reads x, never y */
+static unsigned conv2d_traits(const gan_layer *l)
+{
+    (void)l;
+    return GAN_LAYER_BWD_NO_Y;
+}
+
+static size_t conv2d_scratch_bytes(const gan_layer *l)
+{
+    return gan_lowering_bytes(&((const conv2d *)l->impl)->lw);
+}
+
 static const gan_layer_ops conv2d_ops = {
     .kind = "conv2d",
     .attach = conv2d_attach,
@@ -283,6 +295,8 @@ static const gan_layer_ops conv2d_ops = {
     .set = NULL,
     .describe = conv2d_describe,
     .destroy = conv2d_destroy,
+    .traits = conv2d_traits,
+    .scratch_bytes = conv2d_scratch_bytes,
 };
 
 gan_status gan_layer_conv2d(gan_layer **out, int in_channels, int out_channels, int kernel_h,

@@ -286,6 +286,18 @@ static void convt_destroy(gan_layer *l)
     l->impl = NULL;
 }
 
+/* backward reads x, never y */
+static unsigned convt_traits(const gan_layer *l)
+{
+    (void)l;
+    return GAN_LAYER_BWD_NO_Y;
+}
+
+static size_t convt_scratch_bytes(const gan_layer *l)
+{
+    return gan_lowering_bytes(&((const conv_transpose2d *)l->impl)->lw);
+}
+
 static const gan_layer_ops convt_ops = {
     .kind = "conv_transpose2d",
     .attach = convt_attach,
@@ -296,6 +308,8 @@ static const gan_layer_ops convt_ops = {
     .set = NULL,
     .describe = convt_describe,
     .destroy = convt_destroy,
+    .traits = convt_traits,
+    .scratch_bytes = convt_scratch_bytes,
 };
 
 gan_status gan_layer_conv_transpose2d(gan_layer **out, int in_channels, int out_channels,

@@ -79,9 +79,11 @@ static inline void add_tap(float *dst, const float *src, int64_t s, int64_t wp, 
     }
 }
 
-/* cols[row (c,ki,kj), col (n,oy,ox)] = x[n, c, oy*s - p + ki, ox*s - p + kj] */
-GAN_HOT void gan_im2col(float *cols, const float *x, const gan_conv_geom *g, int64_t n,
-                        float *work)
+/* cols[row (c,ki,kj), col (n,oy,ox)] = x[n, c, oy*s - p + ki, ox*s - p + kj]
+ * (static: a target_clones function with external linkage would be
+ * exported from the shared library whatever its visibility) */
+GAN_HOT static void im2col(float *cols, const float *x, const gan_conv_geom *g, int64_t n,
+                           float *work)
 {
     const int64_t s = g->stride, wp = g->width + 2 * g->pad, hw = g->height * g->width;
     const int64_t ho = g->out_h, wo = g->out_w, p = ho * wo, np = n * p, ps = plane_stride(g);
@@ -97,8 +99,8 @@ GAN_HOT void gan_im2col(float *cols, const float *x, const gan_conv_geom *g, int
 }
 
 /* x[n, c, oy*s - p + ki, ox*s - p + kj] += cols[row (c,ki,kj), col (n,oy,ox)] */
-GAN_HOT void gan_col2im(float *x, const float *cols, const float *bias, const gan_conv_geom *g,
-                        int64_t n, float *work)
+GAN_HOT static void col2im(float *x, const float *cols, const float *bias,
+                           const gan_conv_geom *g, int64_t n, float *work)
 {
     const int64_t s = g->stride, pad = g->pad, h = g->height, w = g->width, wp = w + 2 * pad;
     const int64_t ho = g->out_h, wo = g->out_w, p = ho * wo, np = n * p, ps = plane_stride(g);
@@ -118,6 +120,17 @@ GAN_HOT void gan_col2im(float *x, const float *cols, const float *bias, const ga
                 for (int64_t ix = 0; ix < w; ix++) plane[iy * w + ix] = start + pp[iy * wp + ix];
         }
     }
+}
+
+void gan_im2col(float *cols, const float *x, const gan_conv_geom *g, int64_t n, float *work)
+{
+    im2col(cols, x, g, n, work);
+}
+
+void gan_col2im(float *x, const float *cols, const float *bias, const gan_conv_geom *g,
+                int64_t n, float *work)
+{
+    col2im(x, cols, bias, g, n, work);
 }
 
 /* dst[c, n*P + i] = src[n, c, i] */
@@ -191,6 +204,13 @@ void gan_lowering_free(gan_lowering *lw)
     gan_dealloc(lw->scratch);
     gan_dealloc(lw->dw_part);
     *lw = (gan_lowering){0};
+}
+
+size_t gan_lowering_bytes(const gan_lowering *lw)
+{
+    return ((size_t)lw->workers * (size_t)lw->slot_floats +
+            (size_t)(lw->workers > 0 ? lw->workers - 1 : 0) * (size_t)lw->dw_floats) *
+           sizeof(float);
 }
 
 float *gan_lowering_slot(const gan_lowering *lw, int w)

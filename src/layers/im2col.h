@@ -88,6 +88,8 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
                                 int64_t floats_per_column, const gan_conv_geom *g,
                                 int64_t dw_floats, const char *what);
 void gan_lowering_free(gan_lowering *lw);
+/* Bytes held by lw (scratch and partial gradients). */
+size_t gan_lowering_bytes(const gan_lowering *lw);
 /* Worker w's scratch: chunk*p*floats_per_column floats, then im2col's work
  * buffer at gan_lowering_work. */
 float *gan_lowering_slot(const gan_lowering *lw, int w);

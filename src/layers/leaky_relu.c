@@ -68,6 +68,13 @@ static void leaky_destroy(gan_layer *l)
     l->impl = NULL;
 }
 
+/* slope >= 0: backward reads only y, so the layer may run over its input;
+ * slope < 0: backward reads only x, so it leaves y alone */
+static unsigned leaky_traits(const gan_layer *l)
+{
+    return slope_of(l) >= 0.0f ? GAN_LAYER_IN_PLACE : GAN_LAYER_BWD_NO_Y;
+}
+
 static const gan_layer_ops leaky_ops = {
     .kind = "leaky_relu",
     .attach = leaky_attach,
@@ -76,6 +83,7 @@ static const gan_layer_ops leaky_ops = {
     .set = leaky_set,
     .describe = leaky_describe,
     .destroy = leaky_destroy,
+    .traits = leaky_traits,
 };
 
 gan_status gan_layer_leaky_relu(gan_layer **out, float slope)

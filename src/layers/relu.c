@@ -35,12 +35,20 @@ static int relu_describe(const gan_layer *l, char *buf, size_t cap)
     return snprintf(buf, cap, "relu");
 }
 
+/* elementwise, and backward reads only y: may run over its input */
+static unsigned relu_traits(const gan_layer *l)
+{
+    (void)l;
+    return GAN_LAYER_IN_PLACE;
+}
+
 static const gan_layer_ops relu_ops = {
     .kind = "relu",
     .attach = relu_attach,
     .forward = relu_forward,
     .backward = relu_backward,
     .describe = relu_describe,
+    .traits = relu_traits,
 };
 
 gan_status gan_layer_relu(gan_layer **out)

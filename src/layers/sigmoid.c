@@ -40,12 +40,20 @@ static int sigmoid_describe(const gan_layer *l, char *buf, size_t cap)
     return snprintf(buf, cap, "sigmoid");
 }
 
+/* elementwise, and backward reads only y: may run over its input */
+static unsigned sigmoid_traits(const gan_layer *l)
+{
+    (void)l;
+    return GAN_LAYER_IN_PLACE;
+}
+
 static const gan_layer_ops sigmoid_ops = {
     .kind = "sigmoid",
     .attach = sigmoid_attach,
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
     .describe = sigmoid_describe,
+    .traits = sigmoid_traits,
 };
 
 gan_status gan_layer_sigmoid(gan_layer **out)

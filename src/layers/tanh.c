@@ -36,12 +36,20 @@ static int tanh_describe(const gan_layer *l, char *buf, size_t cap)
     return snprintf(buf, cap, "tanh");
 }
 
+/* elementwise, and backward reads only y: may run over its input */
+static unsigned tanh_traits(const gan_layer *l)
+{
+    (void)l;
+    return GAN_LAYER_IN_PLACE;
+}
+
 static const gan_layer_ops tanh_ops = {
     .kind = "tanh",
     .attach = tanh_attach,
     .forward = tanh_forward,
     .backward = tanh_backward,
     .describe = tanh_describe,
+    .traits = tanh_traits,
 };
 
 gan_status gan_layer_tanh(gan_layer **out)

@@ -1,0 +1,174 @@
+/* test_memory.c — buffer planning with in-place activations, and the
+ * memory breakdown of gan_model_memory / gan_trainer_memory: exact byte
+ * counts for a small model, results identical to separate buffers, and the
+ * error statuses. */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static float frand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((*s >> 40) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* (2, 9, 9) -> conv 6 k3 s2 p1 (6, 5, 5) -> BN -> ReLU -> convT 3 k4 s2 p1
+ * (3, 10, 10) -> tanh; ReLU and tanh run in place over BN's and convT's
+ * outputs. */
+static gan_layer *layer_n(int i)
+{
+    gan_layer *l = NULL;
+    switch (i) {
+    case 0: TU_OK(gan_layer_conv2d(&l, 2, 6, 3, 3, 2, 1, 1)); break;
+    case 1: TU_OK(gan_layer_batchnorm(&l, 6)); break;
+    case 2: TU_OK(gan_layer_relu(&l)); break;
+    case 3: TU_OK(gan_layer_conv_transpose2d(&l, 6, 3, 4, 4, 2, 1, 0, 0)); break;
+    default: TU_OK(gan_layer_tanh(&l)); break;
+    }
+    return l;
+}
+
+static gan_model *small_model(void)
+{
+    int64_t in[3] = {2, 9, 9};
+    gan_model *m = NULL;
+    TU_OK(gan_model_create(&m, 3, in));
+    for (int i = 0; i < 5; i++) TU_OK(gan_model_add(m, layer_n(i)));
+    return m;
+}
+
+START_TEST(model_memory_counts_exactly)
+{
+    gan_model *m = small_model();
+    gan_memory_info info;
+    memset(&info, 0xff, sizeof info);
+    info.struct_size = sizeof info;
+    TU_OK(gan_model_memory(m, &info));
+    const size_t params = (size_t)(6 * 2 * 9 + 6 + 6 + 6 + 6 * 3 * 16) * 4; /* conv w+b, BN, convT w */
+    ck_assert_uint_eq(info.struct_size, sizeof info);
+    ck_assert_uint_eq(info.parameters, params);
+    ck_assert_uint_eq(info.gradients, params);
+    ck_assert_uint_eq(info.buffers, 12 * 4);
+    ck_assert_uint_eq(info.optimizer, 0);
+    ck_assert_uint_eq(info.activations, 0); /* nothing planned yet */
+    ck_assert_uint_eq(info.other, 0);
+
+    const int64_t n = 5;
+    gan_tensor *x = tu_tensor(4, n, 2, 9, 9);
+    const gan_tensor *y;
+    TU_OK(gan_model_forward(m, x, &y));
+    TU_OK(gan_model_memory(m, &info));
+    /* conv out, BN out (ReLU in place), convT out (tanh in place), two
+     * gradient buffers of the largest inner output, dL/dinput */
+    const size_t acts = (size_t)n * (150 + 150 + 300 + 2 * 300 + 162) * 4;
+    ck_assert_uint_eq(info.activations, acts);
+    ck_assert_uint_gt(info.scratch, 0);
+    ck_assert_uint_eq(info.total, info.parameters + info.gradients + info.buffers + info.optimizer +
+                                      info.activations + info.scratch + info.other);
+    gan_tensor_free(x);
+    gan_model_free(m);
+}
+END_TEST
+
+/* The model's planned, partly shared buffers give exactly what the layers
+ * give one by one with buffers of their own. */
+START_TEST(in_place_activations_change_nothing)
+{
+    const int64_t n = 4;
+    gan_model *m = small_model();
+    gan_layer *solo[5];
+    for (int i = 0; i < 5; i++) solo[i] = layer_n(i);
+    const int64_t shapes[6][3] = {{2, 9, 9}, {6, 5, 5}, {6, 5, 5}, {6, 5, 5}, {3, 10, 10}, {3, 10, 10}};
+    gan_tensor *t[6], *g[6];
+    for (int i = 0; i < 6; i++) {
+        t[i] = tu_tensor(4, n, shapes[i][0], shapes[i][1], shapes[i][2]);
+        g[i] = tu_tensor(4, n, shapes[i][0], shapes[i][1], shapes[i][2]);
+    }
+    uint64_t s = 11;
+    for (int64_t i = 0; i < gan_tensor_numel(t[0]); i++) gan_tensor_data(t[0])[i] = frand(&s);
+    for (int64_t i = 0; i < gan_tensor_numel(g[5]); i++) gan_tensor_data(g[5])[i] = frand(&s);
+    for (int i = 0; i < 5; i++) {
+        TU_OK(gan_layer_attach(solo[i], 3, shapes[i]));
+        TU_OK(gan_layer_forward(solo[i], t[i], t[i + 1]));
+    }
+    for (int i = 4; i >= 0; i--) TU_OK(gan_layer_backward(solo[i], g[i + 1], g[i]));
+
+    const gan_tensor *y, *dx;
+    TU_OK(gan_model_forward(m, t[0], &y));
+    ck_assert_mem_eq(gan_tensor_cdata(y), gan_tensor_cdata(t[5]),
+                     (size_t)gan_tensor_numel(y) * sizeof(float));
+    TU_OK(gan_model_backward(m, g[5], &dx));
+    ck_assert_mem_eq(gan_tensor_cdata(dx), gan_tensor_cdata(g[0]),
+                     (size_t)gan_tensor_numel(dx) * sizeof(float));
+    /* parameter gradients too: model tensors in order, layer slots in order */
+    int k = 0;
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < gan_layer_tensor_count(solo[i]); j++, k++) {
+            gan_tensor *want, *got;
+            TU_OK(gan_layer_tensor(solo[i], j, NULL, NULL, &want));
+            TU_OK(gan_model_tensor(m, k, NULL, NULL, &got));
+            ck_assert((want == NULL) == (got == NULL));
+            if (want != NULL)
+                ck_assert_mem_eq(gan_tensor_cdata(got), gan_tensor_cdata(want),
+                                 (size_t)gan_tensor_numel(want) * sizeof(float));
+        }
+    for (int i = 0; i < 6; i++) {
+        gan_tensor_free(t[i]);
+        gan_tensor_free(g[i]);
+    }
+    for (int i = 0; i < 5; i++) gan_layer_free(solo[i]);
+    gan_model_free(m);
+}
+END_TEST
+
+START_TEST(trainer_memory_breakdown)
+{
+    gan_model *g = NULL, *d = NULL;
+    TU_OK(gan_preset_create("dcgan28", 1, &g, &d));
+    const int64_t gp = gan_model_param_count(g), dp = gan_model_param_count(d);
+    gan_trainer_config cfg;
+    gan_trainer_config_default(&cfg);
+    gan_trainer *t = NULL;
+    TU_OK(gan_trainer_create(&t, g, d, &cfg));
+    gan_tensor *real = tu_tensor(4, 3, 1, 28, 28);
+    TU_OK(gan_train_step(t, real, NULL));
+    gan_memory_info info = {.struct_size = sizeof info};
+    TU_OK(gan_trainer_memory(t, &info));
+    ck_assert_uint_eq(info.parameters, (size_t)(gp + dp) * 4);
+    ck_assert_uint_eq(info.gradients, (size_t)(gp + dp) * 4);
+    ck_assert_uint_eq(info.optimizer, (size_t)(gp + dp) * 2 * 4); /* Adam: m and v */
+    ck_assert_uint_eq(info.buffers, (size_t)(2 * 256 + 2 * 128 + 2 * 128) * 4);
+    ck_assert_uint_gt(info.activations, 0);
+    ck_assert_uint_gt(info.scratch, 0);
+    ck_assert_uint_gt(info.other, (size_t)dp * 4); /* D's snapshot at least */
+    gan_memory_info gi = {.struct_size = sizeof gi}, di = {.struct_size = sizeof di};
+    TU_OK(gan_model_memory(gan_trainer_generator(t), &gi));
+    TU_OK(gan_model_memory(gan_trainer_discriminator(t), &di));
+    ck_assert_uint_eq(info.activations, gi.activations + di.activations);
+    ck_assert_uint_eq(info.scratch, gi.scratch + di.scratch);
+    ck_assert_uint_eq(info.total, info.parameters + info.gradients + info.buffers + info.optimizer +
+                                      info.activations + info.scratch + info.other);
+
+    TU_STATUS(GAN_E_NULL, gan_trainer_memory(NULL, &info));
+    TU_STATUS(GAN_E_NULL, gan_trainer_memory(t, NULL));
+    TU_STATUS(GAN_E_NULL, gan_model_memory(NULL, &info));
+    gan_memory_info small = {.struct_size = sizeof small - 1};
+    TU_STATUS(GAN_E_INVALID, gan_trainer_memory(t, &small));
+    TU_STATUS(GAN_E_INVALID, gan_model_memory(g, &small));
+    ck_assert_uint_eq(small.total, 0); /* untouched */
+    gan_tensor_free(real);
+    gan_trainer_free(t);
+}
+END_TEST
+
+Suite *suite_memory(void)
+{
+    Suite *s = suite_create("memory");
+    TCase *tc = tcase_create("memory");
+    tcase_add_test(tc, model_memory_counts_exactly);
+    tcase_add_test(tc, in_place_activations_change_nothing);
+    tcase_add_test(tc, trainer_memory_breakdown);
+    suite_add_tcase(s, tc);
+    return s;
+}
