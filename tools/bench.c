@@ -34,33 +34,9 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Current resident set size in KiB (from /proc), 0 if unknown. */
-static long current_rss_kb(void)
+static double mib(size_t bytes)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f == NULL) return 0;
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    fclose(f);
-    return resident * 4; /* 4 KiB pages */
-}
-
-/* Floats of a model's trainable parameters and of its buffers. */
-static void model_floats(gan_model *m, int64_t *params, int64_t *buffers)
-{
-    *params = gan_model_param_count(m);
-    *buffers = 0;
-    for (int i = 0; i < gan_model_tensor_count(m); i++) {
-        const char *name;
-        gan_tensor *value, *grad;
-        if (gan_model_tensor(m, i, &name, &value, &grad) == GAN_OK && grad == NULL)
-            *buffers += gan_tensor_numel(value);
-    }
-}
-
-static double mib(double floats)
-{
-    return floats * 4.0 / (1024.0 * 1024.0);
+    return (double)bytes / (1024.0 * 1024.0);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -89,7 +65,6 @@ int cmd_bench(int argc, char **argv)
     }
     threads = gan_get_num_threads();
 
-    long rss_before = current_rss_kb();
     gan_model *g = NULL, *d = NULL;
     gan_trainer *t = NULL;
     gan_tensor *real = NULL;
@@ -101,9 +76,7 @@ int cmd_bench(int argc, char **argv)
         free(ms);
         return 1;
     }
-    int64_t gp, gb, dp, db;
-    model_floats(g, &gp, &gb);
-    model_floats(d, &dp, &db);
+    const int64_t gp = gan_model_param_count(g), dp = gan_model_param_count(d);
     gan_trainer_config cfg;
     gan_trainer_config_default(&cfg);
     cfg.seed = seed;
@@ -126,7 +99,8 @@ int cmd_bench(int argc, char **argv)
 
     gan_step_stats s;
     for (int i = 0; st == GAN_OK && i < warmup; i++) st = gan_train_step(t, real, &s);
-    long rss_warm = current_rss_kb();
+    gan_memory_info mem = {.struct_size = sizeof mem};
+    if (st == GAN_OK) st = gan_trainer_memory(t, &mem);
     for (int i = 0; st == GAN_OK && i < steps; i++) {
         double t0 = now_seconds();
         st = gan_train_step(t, real, &s);
@@ -140,25 +114,19 @@ int cmd_bench(int argc, char **argv)
         double median = steps % 2 ? ms[steps / 2] : 0.5 * (ms[steps / 2 - 1] + ms[steps / 2]);
         double fastest = ms[0], ips = 1000.0 * batch / median;
         long peak = peak_rss_kb();
-        /* Adam keeps two moments per parameter */
-        double p = (double)(gp + dp), bufs = (double)(gb + db);
-        double state = 2.0 * p;
-        double libgan = rss_warm > rss_before ? (double)(rss_warm - rss_before) / 1024.0 : 0.0;
-        double rest = libgan - mib(p + p + state + bufs);
         printf("gan bench: %s, batch %d, %d thread%s, %d steps after %d warm-up\n", model, batch,
                threads, threads == 1 ? "" : "s", steps, warmup);
         printf("  runtime              %s\n", gan_runtime_info());
         printf("  ms/step              median %.2f   min %.2f\n", median, fastest);
         printf("  images/s             %.1f\n", ips);
-        printf("  memory (MiB)         parameters %.2f (G %lld + D %lld floats)\n", mib(p),
-               (long long)gp, (long long)dp);
-        printf("                       gradients %.2f   optimizer state %.2f   buffers %.2f\n",
-               mib(p), mib(state), mib(bufs));
-        if (rest > 0)
-            printf("                       activations + scratch %.1f (process growth %.1f "
-                   "over setup, less the above)\n",
-                   rest, libgan);
-        printf("                       peak RSS %.1f\n", peak / 1024.0);
+        printf("  memory (MiB)         parameters %.2f (G %lld + D %lld floats)   gradients %.2f\n",
+               mib(mem.parameters), (long long)gp, (long long)dp, mib(mem.gradients));
+        printf("                       optimizer state %.2f   buffers %.2f   activations %.2f\n",
+               mib(mem.optimizer), mib(mem.buffers), mib(mem.activations));
+        printf("                       scratch %.2f   other %.2f   libgan total %.2f\n",
+               mib(mem.scratch), mib(mem.other), mib(mem.total));
+        printf("                       peak RSS %.1f (also BLAS buffers, thread stacks, code)\n",
+               peak / 1024.0);
         printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"steps\":%d,"
                "\"ms_per_step_median\":%.3f,\"ms_per_step_min\":%.3f,\"images_per_s\":%.1f,"
                "\"peak_rss_kb\":%ld}\n",
