@@ -3,7 +3,8 @@
  * vector paths, libgan's pool (every share runs once, nested and
  * concurrent regions), gan_sgemm's split against one BLAS call, and conv /
  * transposed-conv layers giving the same outputs and gradients with 1, 2
- * and 3 threads and batches that do not divide evenly. */
+ * and 3 threads and batches that do not divide evenly; and the BLAS core
+ * switch (blas.c) in a child process whose OpenBLAS started on Prescott. */
 #include "core/pool.h"
 #include "internal.h"
 #include "layers/im2col.h"
@@ -14,6 +15,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ im2col */
 
@@ -319,6 +322,65 @@ START_TEST(conv_layers_agree_across_thread_counts)
     TU_OK(gan_set_num_threads(threads));
 }
 END_TEST
+
+/* ------------------------------------------------------------ BLAS core */
+
+/* In the child (GAN_TEST_CORE_CHILD set): OpenBLAS loaded with
+ * OPENBLAS_CORETYPE=Prescott, which stands in for its fallback on a CPU it
+ * does not know; the variable is gone before libgan's first call, as if the
+ * user had never set it.  On a CPU with AVX2+FMA libgan must switch. */
+static void core_child(void)
+{
+    unsetenv("OPENBLAS_CORETYPE");
+    const char *info = gan_runtime_info();
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        ck_assert_msg(strstr(info, "(switched from Prescott)") != NULL, "%s", info);
+        ck_assert_msg(strstr(info, "core Prescott") == NULL, "%s", info);
+    } else {
+        ck_assert_msg(strstr(info, "core Prescott;") != NULL, "%s", info);
+    }
+    /* and the re-initialised BLAS computes */
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {0};
+    gan_sgemm(false, false, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2); /* (2,3) (3,2) */
+    const float want[4] = {4, 5, 10, 11};
+    ck_assert_mem_eq(c, want, sizeof c);
+}
+
+START_TEST(blas_core_switch)
+{
+    if (getenv("GAN_TEST_CORE_CHILD") != NULL) {
+        core_child();
+        return;
+    }
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        setenv("GAN_TEST_CORE_CHILD", "1", 1);
+        setenv("OPENBLAS_CORETYPE", "Prescott", 1);
+        setenv("CK_RUN_SUITE", "blascore", 1);
+        setenv("CK_VERBOSITY", "silent", 1);
+        unsetenv("GAN_BLAS_CORE");
+        execl("/proc/self/exe", "check_gan", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the child run failed (status %d); to see why: GAN_TEST_CORE_CHILD=1 "
+                  "OPENBLAS_CORETYPE=Prescott CK_RUN_SUITE=blascore check_gan", st);
+}
+END_TEST
+
+Suite *suite_blascore(void)
+{
+    Suite *s = suite_create("blascore");
+    TCase *tc = tcase_create("blascore");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, blas_core_switch);
+    suite_add_tcase(s, tc);
+    return s;
+}
 
 Suite *suite_parallel(void)
 {

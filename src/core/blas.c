@@ -12,11 +12,13 @@
  * newer CPU models and falls back to its generic "Prescott" kernels, which
  * run sgemm at about a fifth of what the machine can do.  Users would have to
  * set OPENBLAS_CORETYPE before the library loads.  On first use libgan asks
- * OpenBLAS which core it chose; if it is the Prescott fallback, the user set
- * no OPENBLAS_CORETYPE and the CPU (and OS) support AVX-512 or AVX2, libgan
- * re-runs OpenBLAS's own core selection with the matching core name.  All
- * OpenBLAS-specific symbols are weak, so any other CBLAS still links; then
- * nothing is changed.  GAN_BLAS_CORE=keep disables the switch.
+ * OpenBLAS which core it chose; if the user set no OPENBLAS_CORETYPE and the
+ * chosen core is one OpenBLAS names for an older CPU (no AVX2+FMA, or no
+ * AVX-512 where the CPU and OS have it), libgan re-runs OpenBLAS's own core
+ * selection with OPENBLAS_CORETYPE set to Haswell or SkylakeX for that call
+ * only.  A core name libgan does not know (a newer OpenBLAS) is left alone.
+ * All OpenBLAS-specific symbols are weak, so any other CBLAS still links;
+ * then nothing is changed.  GAN_BLAS_CORE=keep disables the switch.
  */
 #include "internal.h"
 #include "core/pool.h"
@@ -62,6 +64,21 @@ static const char *best_core(void)
     return NULL;
 }
 
+/* Is `name` (openblas_get_corename) a core OpenBLAS 0.3.x picks for a CPU
+ * without AVX2+FMA (Prescott is its fallback for CPUs it does not know)?
+ * With avx512, also the AVX2 cores. */
+static bool weaker_core(const char *name, bool avx512)
+{
+    static const char *const pre_avx2[] = {
+        "Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2",
+        "Penryn", "Dunnington", "Nehalem", "Athlon", "Opteron", "Opteron(SSE3)",
+        "Barcelona", "Nano", "Sandybridge", "Bobcat", "Bulldozer", "Piledriver",
+        "Steamroller", "Excavator"};
+    for (size_t i = 0; i < sizeof pre_avx2 / sizeof pre_avx2[0]; i++)
+        if (strcmp(name, pre_avx2[i]) == 0) return true;
+    return avx512 && (strcmp(name, "Haswell") == 0 || strcmp(name, "Zen") == 0);
+}
+
 static void choose_core(void)
 {
     if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
@@ -70,19 +87,16 @@ static void choose_core(void)
     if (getenv("OPENBLAS_CORETYPE") != NULL) return;      /* the user chose */
     const char *name = openblas_get_corename();
     const char *core = best_core();
-    if (name == NULL || core == NULL) return;
-    /* Prescott is the generic fallback; Haswell/Zen leave AVX-512 unused. */
-    bool fallback = strcmp(name, "Prescott") == 0;
-    bool avx2_only = strcmp(core, "SKYLAKEX") == 0 &&
-                     (strcmp(name, "Haswell") == 0 || strcmp(name, "Zen") == 0);
-    if (!fallback && !avx2_only) return;
+    if (name == NULL || core == NULL || !weaker_core(name, strcmp(core, "SKYLAKEX") == 0)) return;
+    char old[32];
+    snprintf(old, sizeof old, "%s", name);
     /* OpenBLAS reads the core from the environment; set it only for the
      * duration of its re-initialisation. */
     setenv("OPENBLAS_CORETYPE", core, 0);
     gotoblas_dynamic_quit();
     gotoblas_dynamic_init();
     unsetenv("OPENBLAS_CORETYPE");
-    snprintf(core_note, sizeof core_note, " (switched from %s)", fallback ? "Prescott" : "an AVX2 core");
+    snprintf(core_note, sizeof core_note, " (switched from %s)", old);
 }
 
 /* OpenBLAS's own thread count: 1, unless it does the GEMM threading. */
