@@ -13,6 +13,7 @@
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -359,7 +360,7 @@ START_TEST(blas_core_switch)
         setenv("GAN_TEST_CORE_CHILD", "1", 1);
         setenv("OPENBLAS_CORETYPE", "Prescott", 1);
         setenv("CK_RUN_SUITE", "blascore", 1);
-        setenv("CK_VERBOSITY", "silent", 1);
+        if (freopen("/dev/null", "w", stdout) == NULL) _exit(126); /* its own summary line */
         unsetenv("GAN_BLAS_CORE");
         execl("/proc/self/exe", "check_gan", (char *)NULL);
         _exit(127);
