@@ -100,6 +100,7 @@ typedef struct fixture {
     char buf[8];
     uint64_t state[GAN_RNG_STATE_WORDS];
     gan_step_stats stats;
+    gan_memory_info mem;   /* struct_size 0: too small */
 } fixture;
 
 static fixture F;
@@ -269,11 +270,14 @@ static void reset_out(void)
     F.out_lab = SENTINEL;
 }
 
+static void huge_free(void);
+
 static void fixture_teardown(void)
 {
+    huge_free();
     free_out();
     reset_out();
-    gan_set_allocator(NULL); /* capped again below only for the frees' sake: same malloc */
+    gan_set_allocator(NULL); /* malloc/free again: the capped hook handed out malloc blocks */
     gan_checkpoint_close(F.ck);
     gan_loader_free(F.loader);
     gan_dataset_free(F.ds);
@@ -447,17 +451,28 @@ static gan_trainer_config trc(int what)
 static gan_optim_config OC[12];
 static gan_trainer_config TC[14];
 
-/* A (4, 2) tensor as big as 2^27 rows claims to be — only its shape is read. */
+/* A batch of 2^22 points (32 MiB, made on first use, freed by teardown):
+ * planning for it needs 1 GiB in toy2d's hidden layers, above the cap. */
+static float *huge_data;
+static gan_tensor *huge_t;
+
 static gan_tensor *huge_batch(void)
 {
-    static gan_tensor *t;
-    static float *data;
-    if (t == NULL) {
+    if (huge_t == NULL) {
         int64_t s[2] = {(int64_t)1 << 22, 2};
-        data = calloc((size_t)1 << 23, sizeof(float));
-        ck_assert_int_eq(gan_tensor_wrap(&t, data, 2, s), GAN_OK);
+        huge_data = calloc((size_t)1 << 23, sizeof(float));
+        ck_assert_ptr_nonnull(huge_data);
+        ck_assert_int_eq(gan_tensor_wrap(&huge_t, huge_data, 2, s), GAN_OK);
     }
-    return t;
+    return huge_t;
+}
+
+static void huge_free(void)
+{
+    gan_tensor_free(huge_t);
+    free(huge_data);
+    huge_t = NULL;
+    huge_data = NULL;
 }
 
 static gan_status bad_case(int line, bool run, bad *c)
@@ -730,6 +745,12 @@ static gan_status bad_case(int line, bool run, bad *c)
     BAD(GAN_E_SHAPE, gan_trainer_generate(F.t, F.x3, F.sample))    /* z batch 3, out 4 */
     BAD(GAN_E_SHAPE, gan_trainer_generate(F.t, F.y3, F.sample))    /* z (4, 3) */
     BAD(GAN_E_SHAPE, gan_trainer_generate(F.t, F.noise, F.v1))
+    BAD(GAN_E_NULL, gan_model_memory(NULL, &F.mem))
+    BAD(GAN_E_NULL, gan_model_memory(F.m, NULL))
+    BAD(GAN_E_INVALID, gan_model_memory(F.m, &F.mem))
+    BAD(GAN_E_NULL, gan_trainer_memory(NULL, &F.mem))
+    BAD(GAN_E_NULL, gan_trainer_memory(F.t, NULL))
+    BAD(GAN_E_INVALID, gan_trainer_memory(F.t, &F.mem))
     BAD(GAN_E_NULL, gan_trainer_set_epoch(NULL, 1))
     BAD(GAN_E_INVALID, gan_trainer_set_epoch(F.t, -1))
     BAD(GAN_E_NULL, gan_preset_create(NULL, 1, &F.out_m, &F.out_m))
@@ -968,6 +989,60 @@ START_TEST(null_getters_and_frees)
 }
 END_TEST
 
+/* Every function gan.h exports appears in this file (a case above, or the
+ * getters), so that a new API call cannot arrive without its misuse cases.
+ * Functions that take no input at all are listed here instead. */
+static const char *const no_input[] = {"gan_version_number", "gan_get_num_threads"};
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = malloc((size_t)n + 1);
+    ck_assert_int_eq(fread(t, 1, (size_t)n, f), (size_t)n);
+    t[n] = '\0';
+    fclose(f);
+    return t;
+}
+
+START_TEST(every_function_has_cases)
+{
+    char *header = read_text(GAN_TEST_DIR "/../include/gan.h");
+    char *self = read_text(GAN_TEST_DIR "/test_badinput.c");
+    int functions = 0;
+    char missing[1024] = "";
+    for (const char *p = strstr(header, "GAN_API "); p != NULL; p = strstr(p + 1, "GAN_API ")) {
+        const char *paren = strchr(p, '(');
+        const char *semi = strchr(p, ';');
+        if (paren == NULL || (semi != NULL && semi < paren)) continue;
+        const char *name = paren;
+        while (name > p && (name[-1] == '_' || (name[-1] >= 'a' && name[-1] <= 'z') ||
+                            (name[-1] >= '0' && name[-1] <= '9')))
+            name--;
+        char call[96];
+        int len = (int)(paren - name);
+        if (len < 5 || len > 80 || strncmp(name, "gan_", 4) != 0) continue; /* the macro itself */
+        snprintf(call, sizeof call, "%.*s(", len, name);
+        functions++;
+        bool exempt = false;
+        for (size_t i = 0; i < sizeof no_input / sizeof no_input[0]; i++)
+            exempt |= strlen(no_input[i]) == (size_t)len && strncmp(no_input[i], name, (size_t)len) == 0;
+        /* skip our own occurrences in no_input[] and in this loop */
+        if (!exempt && strstr(self, call) == NULL && strlen(missing) + (size_t)len + 2 < sizeof missing) {
+            strcat(missing, " ");
+            strncat(missing, name, (size_t)len);
+        }
+    }
+    ck_assert_msg(functions > 100, "found only %d GAN_API functions in gan.h", functions);
+    ck_assert_msg(missing[0] == '\0', "exported functions without bad-input cases:%s", missing);
+    free(header);
+    free(self);
+}
+END_TEST
+
 /* ------------------------------------------------------- numeric faults */
 static bool quick(void)
 {
@@ -1153,6 +1228,7 @@ Suite *suite_badinput(void)
     tcase_set_timeout(tt, 60);
     tcase_add_loop_test(tt, bad_call, 0, n_cases);
     tcase_add_test(tt, null_getters_and_frees);
+    tcase_add_test(tt, every_function_has_cases);
     suite_add_tcase(s, tt);
     TCase *tn = tcase_create("numeric");
     tcase_set_timeout(tn, 60);
