@@ -37,6 +37,15 @@ static void pad_plane(float *pp, const float *plane, const gan_conv_geom *g)
     memset(pp + (h + p) * wp + p, 0, (size_t)(plane_stride(g) - (h + p) * wp - p) * sizeof(float));
 }
 
+/* d[i] = s[i] + add for i < n (vector steps, then the rest) */
+GAN_INLINE void add_copy(float *d, const float *s, float add, int64_t n)
+{
+    const gan_v4 va = gan_v4_splat(add);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) gan_v4_store(d + i, gan_v4_load(s + i) + va);
+    for (; i < n; i++) d[i] = s[i] + add;
+}
+
 /* dst (Ho, Wo) = src[oy*s*wp + ox*s]: one window tap over the padded plane */
 static inline void copy_tap(float *dst, const float *src, int64_t s, int64_t wp, int64_t ho,
                             int64_t wo)
@@ -116,8 +125,7 @@ GAN_HOT static void col2im(float *x, const float *cols, const float *bias,
         for (int64_t b = 0; b < n; b++) { /* the image part of each padded plane, + bias */
             float *plane = x + (b * g->channels + c) * h * w;          /* (H, W) */
             const float *pp = work + b * ps + pad * wp + pad;
-            for (int64_t iy = 0; iy < h; iy++)
-                for (int64_t ix = 0; ix < w; ix++) plane[iy * w + ix] = start + pp[iy * wp + ix];
+            for (int64_t iy = 0; iy < h; iy++) add_copy(plane + iy * w, pp + iy * wp, start, w);
         }
     }
 }
@@ -142,17 +150,18 @@ void gan_nchw_to_cn(float *dst, const float *src, int64_t n, int64_t c, int64_t 
 }
 
 /* dst[n, c, i] = src[c, n*P + i] + bias[c] */
+GAN_HOT static void cn_to_nchw(float *dst, const float *src, const float *bias, int64_t n,
+                               int64_t c, int64_t p)
+{
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t ch = 0; ch < c; ch++)
+            add_copy(dst + (b * c + ch) * p, src + ch * n * p + b * p, bias ? bias[ch] : 0.0f, p);
+}
+
 void gan_cn_to_nchw(float *dst, const float *src, const float *bias, int64_t n, int64_t c,
                     int64_t p)
 {
-    for (int64_t b = 0; b < n; b++) {
-        for (int64_t ch = 0; ch < c; ch++) {
-            float *d = dst + (b * c + ch) * p;         /* (P) */
-            const float *s = src + ch * n * p + b * p; /* (P) */
-            const float add = bias ? bias[ch] : 0.0f;
-            for (int64_t i = 0; i < p; i++) d[i] = s[i] + add;
-        }
-    }
+    cn_to_nchw(dst, src, bias, n, c, p);
 }
 
 /* db[c] += sum_{n,i} dy[n, c, i] */
@@ -236,15 +245,18 @@ typedef struct reduce_job {
 } reduce_job;
 
 /* grad[i] += part_1[i] + part_2[i] + ... over this worker's block of i */
-static void reduce_task(void *ctx, int w, int nw)
+GAN_HOT static void reduce_task(void *ctx, int w, int nw)
 {
     const reduce_job *j = ctx;
     int64_t lo, hi;
     gan_split(j->lw->dw_floats, w, nw, &lo, &hi);
     for (int src = 1; src < j->nw; src++) {
         if (!j->used[src]) continue;
-        const float *part = gan_lowering_dw(j->lw, NULL, src);
-        for (int64_t i = lo; i < hi; i++) j->grad[i] += part[i];
+        const float *part = gan_lowering_dw(j->lw, NULL, src) + lo;
+        float *g = j->grad + lo;
+        int64_t i = 0;
+        for (; i + 4 <= hi - lo; i += 4) gan_v4_store(g + i, gan_v4_load(g + i) + gan_v4_load(part + i));
+        for (; i < hi - lo; i++) g[i] += part[i];
     }
 }
 
