@@ -119,6 +119,12 @@ void gan_runtime_init(void)
     pthread_once(&once, init_once);
 }
 
+bool gan_gemm_threaded_by_blas(void)
+{
+    gan_runtime_init();
+    return blas_threads;
+}
+
 gan_status gan_set_num_threads(int n)
 {
     if (n < 1)

@@ -35,6 +35,11 @@ void gan_parallel(gan_task_fn fn, void *ctx, int max_workers);
 /* Is the calling thread inside a task of a parallel region? */
 bool gan_in_parallel(void);
 
+/* GAN_GEMM_THREADS=blas (blas.c): OpenBLAS's threads run each GEMM and the
+ * convolutions' chunk loops stay on one worker (for measuring that way
+ * against libgan's pool). */
+bool gan_gemm_threaded_by_blas(void);
+
 /* Worker w's share [*begin, *end) of `count` items split into nw
  * contiguous, nearly equal blocks. */
 void gan_split(int64_t count, int w, int nw, int64_t *begin, int64_t *end);
