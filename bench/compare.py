@@ -3,6 +3,7 @@
 
     make bench                      # all rows, default steps
     /usr/bin/python3 bench/compare.py --rows dcgan28:64:2 --rounds 3
+    /usr/bin/python3 bench/compare.py --gan /tmp/build/bin/gan   # an O= build
 
 For each row (model:batch:threads) the two programs run alternately,
 `--rounds` times each, in one run; the table gives each side's median of the
@@ -23,12 +24,14 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 REF = os.path.join(ROOT, "..", "shared", "ref", "train_step.py")
-ROWS = ["dcgan28:64:1", "dcgan28:64:2", "dcgan28:16:2", "dcgan28:256:2", "dcgan64:64:2"]
+ROWS = ["dcgan28:64:1", "dcgan28:64:2", "dcgan28:16:2", "dcgan28:256:2", "dcgan64:64:1",
+        "dcgan64:64:2"]
+GAN = os.environ.get("GAN_BIN", os.path.join(ROOT, "bin", "gan"))
 STEPS = {"dcgan28": (30, 5), "dcgan64": (10, 2)}
 
 
 def run_gan(model, batch, threads, steps, warmup):
-    out = subprocess.run([os.path.join(ROOT, "bin", "gan"), "bench", "--model", model,
+    out = subprocess.run([GAN, "bench", "--model", model,
                           "--batch", str(batch), "--threads", str(threads),
                           "--steps", str(steps), "--warmup", str(warmup)],
                          check=True, capture_output=True, text=True).stdout
@@ -53,10 +56,14 @@ def main():
     ap.add_argument("--rows", nargs="*", default=ROWS)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=0, help="override steps per run")
+    ap.add_argument("--gan", default=None, help="the gan binary (default: $GAN_BIN or bin/gan)")
     a = ap.parse_args()
+    global GAN
+    if a.gan:
+        GAN = a.gan
     if not os.path.exists(REF):
         sys.exit(f"reference script not found: {REF}")
-    print(subprocess.run([os.path.join(ROOT, "bin", "gan"), "bench", "--help"],
+    print(subprocess.run([GAN, "bench", "--help"],
                          capture_output=True, text=True).stdout.splitlines()[0:1])
     table = []
     for row in a.rows:
@@ -83,6 +90,8 @@ def main():
     for m, b, th, gm, tm, r, gr, tr in table:
         print(f"| {m} | {b} | {th} | {gm:.1f} | {tm:.1f} | {r:.2f} | {gr:.0f} | {tr:.0f} |")
     print(f"\n{out.strip().splitlines()[0] if out else ''}")
+    print("\n".join(l for l in out.splitlines() if l.strip().startswith("runtime")))
+    print(tout.strip().splitlines()[0] if tout else "")
 
 
 if __name__ == "__main__":
