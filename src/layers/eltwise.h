@@ -14,5 +14,9 @@ void gan_relu_backward(float *dx, const float *dy, const float *y, int64_t count
 void gan_leaky_forward(float *y, const float *x, float slope, int64_t count);
 /* dx = sign > 0 ? dy : slope dy  (sign: x, or y when slope >= 0) */
 void gan_leaky_backward(float *dx, const float *dy, const float *sign, float slope, int64_t count);
+/* y = tanh(x)  (libm's tanhf, element by element) */
+void gan_tanh_forward(float *y, const float *x, int64_t count);
+/* dx = dy (1 - y^2) */
+void gan_tanh_backward(float *dx, const float *dy, const float *y, int64_t count);
 
 #endif

@@ -1,6 +1,7 @@
 /* tanh.c — y = tanh(x), elementwise on any per-sample shape.
  * Backward reads only y, so the pass could run in place. */
 #include "internal.h"
+#include "eltwise.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,8 +16,7 @@ static gan_status tanh_attach(gan_layer *l, const gan_shape *in, gan_shape *out)
 /* y = tanh(x) */
 static void tanh_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
-    const int64_t count = n * gan_shape_numel(&l->in); /* (N, ...) */
-    for (int64_t i = 0; i < count; i++) y[i] = tanhf(x[i]);
+    gan_tanh_forward(y, x, n * gan_shape_numel(&l->in)); /* (N, ...) */
 }
 
 /* dx = dy * (1 - y^2) */
@@ -26,8 +26,7 @@ static void tanh_backward(gan_layer *l, float *dx, const float *dy, const float 
     (void)x;
     (void)param_grads;
     if (dx == NULL) return;
-    const int64_t count = n * gan_shape_numel(&l->in);
-    for (int64_t i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    gan_tanh_backward(dx, dy, y, n * gan_shape_numel(&l->in));
 }
 
 static int tanh_describe(const gan_layer *l, char *buf, size_t cap)
