@@ -186,7 +186,8 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
     /* GAN_GEMM_THREADS=blas: one worker whose GEMMs OpenBLAS splits */
     const bool by_blas = gan_gemm_threaded_by_blas();
     const int workers = by_blas ? 1 : gan_pool_size(GAN_POOL_MAX);
-    const int64_t columns = GAN_LOWERING_COLUMNS * (by_blas ? gan_get_num_threads() : 1);
+    const int64_t columns = (int64_t)GAN_LOWERING_COLUMNS
+                            * (by_blas ? gan_get_num_threads() : 1);
     const int64_t per_worker = (batch + workers - 1) / workers;
     int64_t chunk = (columns + p - 1) / p;
     if (chunk > per_worker) chunk = per_worker;
