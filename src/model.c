@@ -535,15 +535,16 @@ void gan_model_load_buffers(gan_model *m, const float *buf, const int64_t *nbt)
 typedef struct norm_job {
     const float *g;
     int64_t n;
-    double part[GAN_POOL_MAX]; /* sum of squares of worker w's block */
+    double part[GAN_POOL_MAX]; /* sum of squares of block t */
 } norm_job;
 
-/* part[w] = sum of g[i]^2 over worker w's block, in 8 double lanes */
-GAN_HOT static void norm_task(void *ctx, int w, int nw)
+/* part[t] = sum of g[i]^2 over block t, in 8 double lanes */
+GAN_HOT static void norm_task(void *ctx, int t, int ntasks, int thread)
 {
+    (void)thread;
     norm_job *j = ctx;
     int64_t lo, hi;
-    gan_split(j->n, w, nw, &lo, &hi);
+    gan_split(j->n, t, ntasks, &lo, &hi);
     double acc[8] = {0};
     int64_t i = lo;
     for (; i + 8 <= hi; i += 8)
@@ -551,17 +552,16 @@ GAN_HOT static void norm_task(void *ctx, int w, int nw)
     double s = 0.0;
     for (; i < hi; i++) s += (double)j->g[i] * j->g[i];
     for (int k = 0; k < 8; k++) s += acc[k];
-    j->part[w] = s;
+    j->part[t] = s;
 }
 
-/* Split in fixed blocks of the pool's size: the result depends only on the
- * thread count. */
+/* One block per thread: the result depends only on the thread count. */
 double gan_model_grad_norm(const gan_model *m)
 {
     norm_job j = {.g = m->grads, .n = m->nparams};
     const int64_t blocks = m->nparams / 65536;
     const int nw = gan_pool_size(blocks < 1 ? 1 : blocks > GAN_POOL_MAX ? GAN_POOL_MAX : (int)blocks);
-    gan_parallel(norm_task, &j, nw);
+    gan_parallel(norm_task, &j, nw, nw);
     double s = 0.0;
     for (int w = 0; w < nw; w++) s += j.part[w];
     return sqrt(s);

@@ -1,6 +1,6 @@
 /* test_parallel.c — the performance machinery must not change results:
  * im2col / col2im against naive loops on geometries wide enough for the
- * vector paths, libgan's pool (every share runs once, nested and
+ * vector paths, libgan's pool (every task runs once, nested and
  * concurrent regions), gan_sgemm's split against one BLAS call, and conv /
  * transposed-conv layers giving the same outputs and gradients with 1, 2
  * and 3 threads and batches that do not divide evenly; and the BLAS core
@@ -125,53 +125,73 @@ END_TEST
 
 /* ------------------------------------------------------------ pool */
 
+#define MAX_TASKS 16
+
 typedef struct count_job {
-    atomic_int hits[GAN_POOL_MAX];
-    atomic_int nested[GAN_POOL_MAX];
-    int nw_seen;
-    bool inner_was_parallel;
+    atomic_int hits[MAX_TASKS];
+    atomic_int nested[MAX_TASKS];
+    atomic_int busy[GAN_POOL_MAX]; /* a task is running with this thread index */
+    atomic_int max_thread;
+    atomic_int clashes;            /* two tasks at once on one thread index   */
+    atomic_int outside;            /* a task that did not see gan_in_parallel */
+    int ntasks_seen;
 } count_job;
 
-static void inner_task(void *ctx, int w, int nw)
+static void inner_task(void *ctx, int t, int ntasks, int thread)
 {
     count_job *j = ctx;
-    (void)nw;
-    atomic_fetch_add(&j->nested[w], 1);
+    (void)ntasks;
+    (void)thread;
+    atomic_fetch_add(&j->nested[t], 1);
 }
 
-static void count_task(void *ctx, int w, int nw)
+static void count_task(void *ctx, int t, int ntasks, int thread)
 {
     count_job *j = ctx;
-    atomic_fetch_add(&j->hits[w], 1);
-    if (w == 0) j->nw_seen = nw;
-    if (!gan_in_parallel()) j->inner_was_parallel = true; /* must not happen */
-    gan_parallel(inner_task, ctx, 2); /* nested: runs serially here */
+    int idle = 0;
+    if (!atomic_compare_exchange_strong(&j->busy[thread], &idle, 1)) atomic_fetch_add(&j->clashes, 1);
+    atomic_fetch_add(&j->hits[t], 1);
+    j->ntasks_seen = ntasks;
+    for (int m = atomic_load(&j->max_thread); thread > m;)
+        if (atomic_compare_exchange_weak(&j->max_thread, &m, thread)) break;
+    if (!gan_in_parallel()) atomic_fetch_add(&j->outside, 1);
+    for (volatile int spin = 0; spin < 20000; spin++) {
+    } /* let tasks overlap */
+    gan_parallel(inner_task, ctx, 2, 2); /* nested: runs serially here */
+    atomic_store(&j->busy[thread], 0);
 }
 
-START_TEST(pool_runs_every_share_once)
+/* Every task runs once, on thread indices below the cap, never two at once
+ * on one index; a nested region runs all its tasks serially. */
+START_TEST(pool_runs_every_task_once)
 {
     const int threads = gan_get_num_threads();
     for (int t = 1; t <= 4; t++) {
         TU_OK(gan_set_num_threads(t));
-        for (int max = 1; max <= 5; max++) {
-            count_job j;
-            memset(&j, 0, sizeof j);
-            gan_parallel(count_task, &j, max);
-            const int nw = t < max ? t : max;
-            ck_assert_int_eq(j.nw_seen, nw);
-            ck_assert(!j.inner_was_parallel);
-            ck_assert(!gan_in_parallel());
-            for (int w = 0; w < GAN_POOL_MAX; w++) {
-                ck_assert_int_eq(atomic_load(&j.hits[w]), w < nw ? 1 : 0);
-                /* every outer share ran the nested region's shares 0 and 1 (or just 0) */
-                int want = w < (t < 2 ? t : 2) ? nw : 0;
-                ck_assert_int_eq(atomic_load(&j.nested[w]), want);
+        for (int ntasks = 1; ntasks <= 7; ntasks += 2)
+            for (int max = 1; max <= 5; max++) {
+                count_job j;
+                memset(&j, 0, sizeof j);
+                gan_parallel(count_task, &j, ntasks, max);
+                ck_assert_int_eq(j.ntasks_seen, ntasks);
+                ck_assert_int_eq(atomic_load(&j.clashes), 0);
+                ck_assert_int_eq(atomic_load(&j.outside), 0);
+                ck_assert_int_lt(atomic_load(&j.max_thread), t < max ? t : max);
+                ck_assert(!gan_in_parallel());
+                for (int k = 0; k < MAX_TASKS; k++) {
+                    ck_assert_int_eq(atomic_load(&j.hits[k]), k < ntasks ? 1 : 0);
+                    /* every outer task ran the nested region's two tasks */
+                    ck_assert_int_eq(atomic_load(&j.nested[k]), k < 2 ? ntasks : 0);
+                }
             }
-        }
     }
+    count_job none;
+    memset(&none, 0, sizeof none);
+    gan_parallel(count_task, &none, 0, 2);
+    ck_assert_int_eq(atomic_load(&none.hits[0]), 0);
     int64_t lo, hi, covered = 0;
-    for (int w = 0; w < 3; w++) {
-        gan_split(10, w, 3, &lo, &hi);
+    for (int k = 0; k < 3; k++) {
+        gan_split(10, k, 3, &lo, &hi);
         ck_assert_int_eq(lo, covered);
         covered = hi;
     }
@@ -183,12 +203,12 @@ END_TEST
 static void *region_thread(void *arg)
 {
     count_job *j = arg;
-    for (int r = 0; r < 200; r++) gan_parallel(count_task, j, 2);
+    for (int r = 0; r < 200; r++) gan_parallel(count_task, j, 3, 2);
     return NULL;
 }
 
 /* Two user threads opening regions at once: one gets the pool, the other
- * runs its shares itself; each share of each region still runs once. */
+ * runs its tasks itself; each task of each region still runs once. */
 START_TEST(pool_concurrent_regions)
 {
     const int threads = gan_get_num_threads();
@@ -201,10 +221,11 @@ START_TEST(pool_concurrent_regions)
     ck_assert_int_eq(pthread_create(&tb, NULL, region_thread, &b), 0);
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
-    for (int w = 0; w < 2; w++) {
-        ck_assert_int_eq(atomic_load(&a.hits[w]), 200);
-        ck_assert_int_eq(atomic_load(&b.hits[w]), 200);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(atomic_load(&a.hits[k]), 200);
+        ck_assert_int_eq(atomic_load(&b.hits[k]), 200);
     }
+    ck_assert_int_eq(atomic_load(&a.clashes) + atomic_load(&b.clashes), 0);
     TU_OK(gan_set_num_threads(threads));
 }
 END_TEST
@@ -389,7 +410,7 @@ Suite *suite_parallel(void)
     TCase *tc = tcase_create("parallel");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, im2col_col2im_match_naive, 0, 60);
-    tcase_add_test(tc, pool_runs_every_share_once);
+    tcase_add_test(tc, pool_runs_every_task_once);
     tcase_add_test(tc, pool_concurrent_regions);
     tcase_add_test(tc, sgemm_split_matches_one_call);
     tcase_add_test(tc, conv_layers_agree_across_thread_counts);

@@ -170,13 +170,14 @@ typedef struct gemm_job {
     float *c;
 } gemm_job;
 
-/* Worker w's block of C: columns (or rows) in multiples of 16. */
-static void gemm_task(void *ctx, int w, int nw)
+/* Task t's block of C: columns (or rows) in multiples of 16. */
+static void gemm_task(void *ctx, int t, int ntasks, int thread)
 {
+    (void)thread;
     const gemm_job *j = ctx;
     const int64_t len = j->by_rows ? j->m : j->n, blocks = (len + 15) / 16;
     int64_t b0, b1;
-    gan_split(blocks, w, nw, &b0, &b1);
+    gan_split(blocks, t, ntasks, &b0, &b1);
     const int64_t lo = 16 * b0, hi = 16 * b1 < len ? 16 * b1 : len;
     if (lo >= hi) return;
     if (j->by_rows) /* rows lo..hi of op(A) and C */
@@ -205,5 +206,6 @@ void gan_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
         return;
     }
     gemm_job j = {trans_a, trans_b, by_rows, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
-    gan_parallel(gemm_task, &j, nw);
+    gan_parallel(gemm_task, &j, nw, nw); /* one block per thread: the split depends on
+                                            the thread count only */
 }

@@ -152,19 +152,21 @@ typedef struct bn_job {
     bool param_grads;
 } bn_job;
 
-/* Workers for c channels of n blocks of s: about 32K elements each at least. */
-static int bn_workers(int64_t c, int64_t n, int64_t s)
+/* Tasks for c channels of n blocks of s: about 16K elements each at least,
+ * at most one channel each. */
+static int bn_tasks(int64_t c, int64_t n, int64_t s)
 {
-    int64_t w = n * s * c / 32768;
-    if (w > c) w = c;
-    return w < 1 ? 1 : w > GAN_POOL_MAX ? GAN_POOL_MAX : (int)w;
+    int64_t t = n * s * c / 16384;
+    if (t > c) t = c;
+    return t < 1 ? 1 : t > 4 * GAN_POOL_MAX ? 4 * GAN_POOL_MAX : (int)t;
 }
 
 /* Channels [c0, c1): statistics (training: batch mean and biased variance,
  * running stats updated; eval: running stats), then
  * y = (x - mean) rstd gamma + beta. */
-GAN_HOT static void forward_task(void *ctx, int w, int nw)
+GAN_HOT static void forward_task(void *ctx, int t, int ntasks, int thread)
 {
+    (void)thread;
     const bn_job *j = ctx;
     gan_layer *l = j->l;
     bn_impl *b = l->impl;
@@ -174,7 +176,7 @@ GAN_HOT static void forward_task(void *ctx, int w, int nw)
     float *run_mean = l->slot[RUNNING_MEAN].value.data; /* (C) */
     float *run_var = l->slot[RUNNING_VAR].value.data;   /* (C) */
     int64_t c0, c1;
-    gan_split(c, w, nw, &c0, &c1);
+    gan_split(c, t, ntasks, &c0, &c1);
     for (int64_t ch = c0; ch < c1; ch++) {
         if (l->training) {
             const double m = (double)(n * s), mom = b->momentum;
@@ -206,7 +208,7 @@ static void bn_forward(gan_layer *l, float *y, const float *x, int64_t n)
     bn_impl *b = l->impl;
     b->saved_training = l->training;
     bn_job j = {.l = l, .out = y, .x = x, .n = n};
-    gan_parallel(forward_task, &j, bn_workers(channels(l), n, block_size(l)));
+    gan_parallel(forward_task, &j, bn_tasks(channels(l), n, block_size(l)), GAN_POOL_MAX);
     if (l->training) l->num_batches_tracked++;
 }
 
@@ -217,15 +219,16 @@ static void bn_forward(gan_layer *l, float *y, const float *x, int64_t n)
  *   training:  dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat))
  *   eval:      dx = gamma rstd dy      (the statistics are constants)
  * for channels [c0, c1). */
-GAN_HOT static void backward_task(void *ctx, int w, int nw)
+GAN_HOT static void backward_task(void *ctx, int t, int ntasks, int thread)
 {
+    (void)thread;
     const bn_job *j = ctx;
     gan_layer *l = j->l;
     const bn_impl *b = l->impl;
     const int64_t c = channels(l), s = block_size(l), n = j->n;
     const float *gamma = l->slot[GAMMA].value.data; /* (C) */
     int64_t c0, c1;
-    gan_split(c, w, nw, &c0, &c1);
+    gan_split(c, t, ntasks, &c0, &c1);
     for (int64_t ch = c0; ch < c1; ch++) {
         double sum_dy = 0.0, sum_dy_dev = 0.0; /* sum dy, sum dy (x - mean) */
         if (j->param_grads || b->saved_training)
@@ -261,7 +264,7 @@ static void bn_backward(gan_layer *l, float *dx, const float *dy, const float *x
 {
     (void)y;
     bn_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
-    gan_parallel(backward_task, &j, bn_workers(channels(l), n, block_size(l)));
+    gan_parallel(backward_task, &j, bn_tasks(channels(l), n, block_size(l)), GAN_POOL_MAX);
 }
 
 /* ------------------------------------------------------------ the rest */

@@ -33,7 +33,7 @@
 typedef struct conv2d {
     int64_t in_c, out_c, kh, kw, stride, pad;
     bool has_bias;
-    /* Per-worker scratch: cols (K, chunk*P) then y_cn (Cout, chunk*P);
+    /* Per-thread scratch: cols (K, chunk*P) then y_cn (Cout, chunk*P);
      * y_cn holds y before the permute, or dy_cn in backward. */
     gan_lowering lw;
 } conv2d;
@@ -145,12 +145,12 @@ typedef struct conv_job {
     const float *dy;       /* backward: (N, Cout, P)                        */
     int64_t n;
     bool param_grads;
-    bool used[GAN_POOL_MAX]; /* backward: worker w added into its dW      */
 } conv_job;
 
-/* y = W * x + b  (cross-correlation, as PyTorch), worker w's samples */
-static void forward_task(void *ctx, int w, int nw)
+/* y = W * x + b  (cross-correlation, as PyTorch), task t's samples */
+static void forward_task(void *ctx, int t, int ntasks, int thread)
 {
+    (void)ntasks;
     const conv_job *j = ctx;
     const conv2d *c = j->l->impl;
     const gan_conv_geom g = geometry(j->l);
@@ -158,11 +158,11 @@ static void forward_task(void *ctx, int w, int nw)
     const int64_t in_size = c->in_c * g.height * g.width, out_size = c->out_c * p;
     const float *wt = j->l->slot[0].value.data;                      /* (Cout, K) */
     const float *b = c->has_bias ? j->l->slot[1].value.data : NULL;  /* (Cout)    */
-    float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
-    float *work = gan_lowering_work(&c->lw, w);                      /* padded planes */
+    float *cols = gan_lowering_slot(&c->lw, thread);                      /* (K, m*P)  */
+    float *work = gan_lowering_work(&c->lw, thread);                     /* padded planes */
     float *y_cn = cols + k * c->lw.chunk * p;                        /* (Cout, m*P) */
     int64_t lo, hi;
-    gan_split(j->n, w, nw, &lo, &hi);
+    gan_lowering_range(&c->lw, j->n, j->param_grads, t, &lo, &hi);
     for (int64_t s = lo; s < hi; s += c->lw.chunk) {
         const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
         float *y = j->out + s * out_size;
@@ -181,24 +181,25 @@ static void conv2d_forward(gan_layer *l, float *y, const float *x, int64_t n)
     }
     const conv2d *c = l->impl;
     conv_job j = {.l = l, .out = y, .x = x, .n = n};
-    gan_parallel(forward_task, &j, c->lw.workers);
+    gan_parallel(forward_task, &j, gan_lowering_tasks(&c->lw, n, false), c->lw.threads);
 }
 
-/* dW += dy . cols^T;  dx = col2im(W^T . dy), worker w's samples */
-static void backward_task(void *ctx, int w, int nw)
+/* dW += dy . cols^T;  dx = col2im(W^T . dy), task t's samples */
+static void backward_task(void *ctx, int t, int ntasks, int thread)
 {
-    conv_job *j = ctx;
+    (void)ntasks;
+    const conv_job *j = ctx;
     const conv2d *c = j->l->impl;
     const gan_conv_geom g = geometry(j->l);
     const int64_t k = c->in_c * c->kh * c->kw, p = g.out_h * g.out_w;
     const int64_t in_size = c->in_c * g.height * g.width, out_size = c->out_c * p;
     const float *wt = j->l->slot[0].value.data;                      /* (Cout, K) */
-    float *dw = gan_lowering_dw(&c->lw, j->l->slot[0].grad.data, w); /* (Cout, K) */
-    float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
-    float *work = gan_lowering_work(&c->lw, w);                      /* padded planes */
+    float *dw = gan_lowering_dw(&c->lw, j->l->slot[0].grad.data, t); /* (Cout, K) */
+    float *cols = gan_lowering_slot(&c->lw, thread);                      /* (K, m*P)  */
+    float *work = gan_lowering_work(&c->lw, thread);                     /* padded planes */
     float *dy_cn = cols + k * c->lw.chunk * p;                       /* (Cout, m*P) */
     int64_t lo, hi;
-    gan_split(j->n, w, nw, &lo, &hi);
+    gan_lowering_range(&c->lw, j->n, j->param_grads, t, &lo, &hi);
     for (int64_t s = lo; s < hi; s += c->lw.chunk) {
         const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
         const float *dyc = j->dy + s * out_size;
@@ -207,11 +208,10 @@ static void backward_task(void *ctx, int w, int nw)
             dyc = dy_cn;
         }
         if (j->param_grads) {
-            /* worker 0 adds to the gradient; the others start their partial */
-            const float beta = w == 0 || j->used[w] ? 1.0f : 0.0f;
+            /* task 0 adds to the gradient; the others start their partial */
+            const float beta = t == 0 || s > lo ? 1.0f : 0.0f;
             gan_im2col(cols, j->x + s * in_size, &g, m, work);
             gan_sgemm(false, true, c->out_c, k, mp, 1.0f, dyc, mp, cols, mp, beta, dw, k);
-            j->used[w] = true;
         }
         if (j->out != NULL) {
             gan_sgemm(true, false, k, mp, c->out_c, 1.0f, wt, k, dyc, mp, 0.0f, cols, mp);
@@ -231,10 +231,9 @@ static void conv2d_backward(gan_layer *l, float *dx, const float *dy, const floa
     }
     const conv2d *c = l->impl;
     conv_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
-    const int nw = gan_pool_size(c->lw.workers);
-    gan_parallel(backward_task, &j, nw);
+    gan_parallel(backward_task, &j, gan_lowering_tasks(&c->lw, n, param_grads), c->lw.threads);
     if (!param_grads) return;
-    gan_lowering_reduce(&c->lw, l->slot[0].grad.data, j.used, nw);
+    gan_lowering_reduce(&c->lw, l->slot[0].grad.data, n);
     if (c->has_bias) gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, p_of(l));
 }
 

@@ -38,7 +38,7 @@
 typedef struct conv_transpose2d {
     int64_t in_c, out_c, kh, kw, stride, pad, out_pad;
     bool has_bias;
-    /* Per-worker scratch: cols (K, chunk*P) then x_cn (Cin, chunk*P);
+    /* Per-thread scratch: cols (K, chunk*P) then x_cn (Cin, chunk*P);
      * x_cn holds x channel-major, or dx_cn at the end of backward. */
     gan_lowering lw;
 } conv_transpose2d;
@@ -151,12 +151,12 @@ typedef struct convt_job {
     const float *dy;       /* backward: (N, Cout, Ho, Wo)                      */
     int64_t n;
     bool param_grads;
-    bool used[GAN_POOL_MAX]; /* backward: worker w added into its dW         */
 } convt_job;
 
-/* y = W^T-scatter of x + b, worker w's samples */
-static void forward_task(void *ctx, int w, int nw)
+/* y = W^T-scatter of x + b, task t's samples */
+static void forward_task(void *ctx, int t, int ntasks, int thread)
 {
+    (void)ntasks;
     const convt_job *j = ctx;
     const conv_transpose2d *c = j->l->impl;
     const gan_conv_geom g = geometry(j->l);
@@ -164,11 +164,11 @@ static void forward_task(void *ctx, int w, int nw)
     const int64_t in_size = c->in_c * p, out_size = c->out_c * g.height * g.width;
     const float *wt = j->l->slot[0].value.data;                      /* (Cin, K)  */
     const float *b = c->has_bias ? j->l->slot[1].value.data : NULL;  /* (Cout)    */
-    float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
-    float *work = gan_lowering_work(&c->lw, w);                      /* padded planes */
+    float *cols = gan_lowering_slot(&c->lw, thread);                      /* (K, m*P)  */
+    float *work = gan_lowering_work(&c->lw, thread);                     /* padded planes */
     float *x_cn = cols + k * c->lw.chunk * p;                        /* (Cin, m*P) */
     int64_t lo, hi;
-    gan_split(j->n, w, nw, &lo, &hi);
+    gan_lowering_range(&c->lw, j->n, j->param_grads, t, &lo, &hi);
     for (int64_t s = lo; s < hi; s += c->lw.chunk) {
         const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
         const float *xc = j->x + s * in_size;
@@ -189,24 +189,25 @@ static void convt_forward(gan_layer *l, float *y, const float *x, int64_t n)
     }
     const conv_transpose2d *c = l->impl;
     convt_job j = {.l = l, .out = y, .x = x, .n = n};
-    gan_parallel(forward_task, &j, c->lw.workers);
+    gan_parallel(forward_task, &j, gan_lowering_tasks(&c->lw, n, false), c->lw.threads);
 }
 
-/* cols = im2col(dy);  dW += x . cols^T;  dx = W . cols, worker w's samples */
-static void backward_task(void *ctx, int w, int nw)
+/* cols = im2col(dy);  dW += x . cols^T;  dx = W . cols, task t's samples */
+static void backward_task(void *ctx, int t, int ntasks, int thread)
 {
-    convt_job *j = ctx;
+    (void)ntasks;
+    const convt_job *j = ctx;
     const conv_transpose2d *c = j->l->impl;
     const gan_conv_geom g = geometry(j->l);
     const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w;
     const int64_t in_size = c->in_c * p, out_size = c->out_c * g.height * g.width;
     const float *wt = j->l->slot[0].value.data;                      /* (Cin, K)  */
-    float *dw = gan_lowering_dw(&c->lw, j->l->slot[0].grad.data, w); /* (Cin, K)  */
-    float *cols = gan_lowering_slot(&c->lw, w);                      /* (K, m*P)  */
-    float *work = gan_lowering_work(&c->lw, w);                      /* padded planes */
+    float *dw = gan_lowering_dw(&c->lw, j->l->slot[0].grad.data, t); /* (Cin, K)  */
+    float *cols = gan_lowering_slot(&c->lw, thread);                      /* (K, m*P)  */
+    float *work = gan_lowering_work(&c->lw, thread);                     /* padded planes */
     float *x_cn = cols + k * c->lw.chunk * p;                        /* (Cin, m*P) */
     int64_t lo, hi;
-    gan_split(j->n, w, nw, &lo, &hi);
+    gan_lowering_range(&c->lw, j->n, j->param_grads, t, &lo, &hi);
     for (int64_t s = lo; s < hi; s += c->lw.chunk) {
         const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
         gan_im2col(cols, j->dy + s * out_size, &g, m, work);
@@ -216,10 +217,9 @@ static void backward_task(void *ctx, int w, int nw)
                 gan_nchw_to_cn(x_cn, xc, m, c->in_c, p);
                 xc = x_cn;
             }
-            /* worker 0 adds to the gradient; the others start their partial */
-            const float beta = w == 0 || j->used[w] ? 1.0f : 0.0f;
+            /* task 0 adds to the gradient; the others start their partial */
+            const float beta = t == 0 || s > lo ? 1.0f : 0.0f;
             gan_sgemm(false, true, c->in_c, k, mp, 1.0f, xc, mp, cols, mp, beta, dw, k);
-            j->used[w] = true;
         }
         if (j->out != NULL) {
             float *dx = j->out + s * in_size;
@@ -241,10 +241,9 @@ static void convt_backward(gan_layer *l, float *dx, const float *dy, const float
     }
     const conv_transpose2d *c = l->impl;
     convt_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
-    const int nw = gan_pool_size(c->lw.workers);
-    gan_parallel(backward_task, &j, nw);
+    gan_parallel(backward_task, &j, gan_lowering_tasks(&c->lw, n, param_grads), c->lw.threads);
     if (!param_grads) return;
-    gan_lowering_reduce(&c->lw, l->slot[0].grad.data, j.used, nw);
+    gan_lowering_reduce(&c->lw, l->slot[0].grad.data, n);
     if (c->has_bias)
         gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, l->out.d[1] * l->out.d[2]);
 }

@@ -1,5 +1,5 @@
 /* eltwise.c — see eltwise.h.  One vectorised kernel per op (simd.h), run
- * on contiguous blocks of at least MIN_BLOCK elements per worker. */
+ * on contiguous blocks of at least MIN_BLOCK elements, one per task. */
 #include "internal.h"
 #include "core/pool.h"
 #include "core/simd.h"
@@ -7,7 +7,7 @@
 
 #include <math.h>
 
-/* Below this many elements per worker a thread hand-off costs more than the loop. */
+/* Below this many elements per task a thread hand-off costs more than the loop. */
 #define MIN_BLOCK 32768
 
 typedef enum { RELU_F, RELU_B, LEAKY_F, LEAKY_B, TANH_F, TANH_B } op_kind;
@@ -70,11 +70,12 @@ GAN_HOT static void run_op(const job *j, int64_t lo, int64_t hi)
     }
 }
 
-static void task(void *ctx, int w, int nw)
+static void task(void *ctx, int t, int ntasks, int thread)
 {
+    (void)thread;
     const job *j = ctx;
     int64_t lo, hi;
-    gan_split(j->count, w, nw, &lo, &hi);
+    gan_split(j->count, t, ntasks, &lo, &hi);
     run_op(j, lo, hi);
 }
 
@@ -83,7 +84,7 @@ static void run(op_kind op, float *out, const float *a, const float *b, float sl
     job j = {op, out, a, b, slope, count};
     const int64_t blocks = count / (op == TANH_F ? MIN_BLOCK / 32 : MIN_BLOCK);
     if (blocks < 2) run_op(&j, 0, count);
-    else gan_parallel(task, &j, blocks > GAN_POOL_MAX ? GAN_POOL_MAX : (int)blocks);
+    else gan_parallel(task, &j, blocks > 4 * GAN_POOL_MAX ? 4 * GAN_POOL_MAX : (int)blocks, GAN_POOL_MAX);
 }
 
 void gan_relu_forward(float *y, const float *x, int64_t count)

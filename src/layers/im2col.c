@@ -183,31 +183,34 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
                                 int64_t floats_per_column, const gan_conv_geom *g,
                                 int64_t dw_floats, const char *what)
 {
-    /* GAN_GEMM_THREADS=blas: one worker whose GEMMs OpenBLAS splits */
+    /* GAN_GEMM_THREADS=blas: one thread whose GEMMs OpenBLAS splits */
     const bool by_blas = gan_gemm_threaded_by_blas();
-    const int workers = by_blas ? 1 : gan_pool_size(GAN_POOL_MAX);
+    const int threads = by_blas ? 1 : gan_pool_size(GAN_POOL_MAX);
     const int64_t columns = (int64_t)GAN_LOWERING_COLUMNS
                             * (by_blas ? gan_get_num_threads() : 1);
-    const int64_t per_worker = (batch + workers - 1) / workers;
     int64_t chunk = (columns + p - 1) / p;
-    if (chunk > per_worker) chunk = per_worker;
+    if (chunk > batch) chunk = batch;
     if (chunk < 1) chunk = 1;
+    /* dW tasks: two per thread (so a thread the OS runs late hands over
+     * work), no more than the batch has chunks */
+    const int64_t chunks = (batch + chunk - 1) / chunk;
+    const int dw_tasks = threads == 1 ? 1 : (int)(chunks < 2 * threads ? chunks : 2 * threads);
     const int64_t work_offset = chunk * p * floats_per_column;
     const int64_t slot = work_offset + gan_im2col_work_floats(g, chunk);
-    const int64_t total_dw = (workers - 1) * dw_floats;
-    int64_t probe[2] = {workers, slot};
+    const int64_t total_dw = (dw_tasks - 1) * dw_floats;
+    int64_t probe[2] = {threads, slot};
     GAN_TRY(gan_shape_check(2, probe, what));
-    float *scratch = gan_alloc_floats(workers * slot);
+    float *scratch = gan_alloc_floats(threads * slot);
     float *dw_part = total_dw > 0 ? gan_alloc_floats(total_dw) : NULL;
     if (scratch == NULL || (total_dw > 0 && dw_part == NULL)) {
         gan_dealloc(scratch);
         gan_dealloc(dw_part);
         return gan_fail(GAN_E_NOMEM, "%s: out of memory for %d x %lld floats of scratch", what,
-                        workers, (long long)slot);
+                        threads, (long long)slot);
     }
     gan_lowering_free(lw);
-    *lw = (gan_lowering){.chunk = chunk, .workers = workers, .slot_floats = slot,
-                         .work_offset = work_offset, .scratch = scratch,
+    *lw = (gan_lowering){.chunk = chunk, .threads = threads, .dw_tasks = dw_tasks,
+                         .slot_floats = slot, .work_offset = work_offset, .scratch = scratch,
                          .dw_floats = dw_floats, .dw_part = dw_part};
     return GAN_OK;
 }
@@ -221,41 +224,59 @@ void gan_lowering_free(gan_lowering *lw)
 
 size_t gan_lowering_bytes(const gan_lowering *lw)
 {
-    return ((size_t)lw->workers * (size_t)lw->slot_floats +
-            (size_t)(lw->workers > 0 ? lw->workers - 1 : 0) * (size_t)lw->dw_floats) *
+    return ((size_t)lw->threads * (size_t)lw->slot_floats +
+            (size_t)(lw->dw_tasks > 0 ? lw->dw_tasks - 1 : 0) * (size_t)lw->dw_floats) *
            sizeof(float);
 }
 
-float *gan_lowering_slot(const gan_lowering *lw, int w)
+float *gan_lowering_slot(const gan_lowering *lw, int thread)
 {
-    return lw->scratch + w * lw->slot_floats;
+    return lw->scratch + thread * lw->slot_floats;
 }
 
-float *gan_lowering_work(const gan_lowering *lw, int w)
+float *gan_lowering_work(const gan_lowering *lw, int thread)
 {
-    return gan_lowering_slot(lw, w) + lw->work_offset;
+    return gan_lowering_slot(lw, thread) + lw->work_offset;
 }
 
-float *gan_lowering_dw(const gan_lowering *lw, float *grad, int w)
+int gan_lowering_tasks(const gan_lowering *lw, int64_t n, bool dw)
 {
-    return w == 0 ? grad : lw->dw_part + (w - 1) * lw->dw_floats;
+    return dw ? lw->dw_tasks : (int)((n + lw->chunk - 1) / lw->chunk);
+}
+
+void gan_lowering_range(const gan_lowering *lw, int64_t n, bool dw, int t, int64_t *lo,
+                        int64_t *hi)
+{
+    if (dw) {
+        gan_split(n, t, lw->dw_tasks, lo, hi);
+        return;
+    }
+    *lo = t * lw->chunk;
+    *hi = *lo + lw->chunk < n ? *lo + lw->chunk : n;
+}
+
+float *gan_lowering_dw(const gan_lowering *lw, float *grad, int t)
+{
+    return t == 0 ? grad : lw->dw_part + (t - 1) * lw->dw_floats;
 }
 
 typedef struct reduce_job {
     const gan_lowering *lw;
     float *grad;
-    const bool *used;
-    int nw; /* workers of the backward whose partials are summed */
+    int64_t n; /* samples of the backward whose partials are summed */
 } reduce_job;
 
-/* grad[i] += part_1[i] + part_2[i] + ... over this worker's block of i */
-GAN_HOT static void reduce_task(void *ctx, int w, int nw)
+/* grad[i] += part_1[i] + part_2[i] + ... over block t of i */
+GAN_HOT static void reduce_task(void *ctx, int t, int ntasks, int thread)
 {
+    (void)thread;
     const reduce_job *j = ctx;
     int64_t lo, hi;
-    gan_split(j->lw->dw_floats, w, nw, &lo, &hi);
-    for (int src = 1; src < j->nw; src++) {
-        if (!j->used[src]) continue;
+    gan_split(j->lw->dw_floats, t, ntasks, &lo, &hi);
+    for (int src = 1; src < j->lw->dw_tasks; src++) {
+        int64_t s0, s1; /* did task src have samples? */
+        gan_split(j->n, src, j->lw->dw_tasks, &s0, &s1);
+        if (s0 == s1) continue;
         const float *part = gan_lowering_dw(j->lw, NULL, src) + lo;
         float *g = j->grad + lo;
         int64_t i = 0;
@@ -264,9 +285,12 @@ GAN_HOT static void reduce_task(void *ctx, int w, int nw)
     }
 }
 
-void gan_lowering_reduce(const gan_lowering *lw, float *grad, const bool *used, int nw)
+void gan_lowering_reduce(const gan_lowering *lw, float *grad, int64_t n)
 {
-    reduce_job j = {lw, grad, used, nw};
-    const int64_t blocks = lw->dw_floats / 32768;
-    gan_parallel(reduce_task, &j, blocks < 1 ? 1 : blocks > GAN_POOL_MAX ? GAN_POOL_MAX : (int)blocks);
+    if (lw->dw_tasks < 2) return;
+    reduce_job j = {lw, grad, n};
+    int64_t blocks = lw->dw_floats / 32768;
+    if (blocks < 1) blocks = 1;
+    if (blocks > 4 * GAN_POOL_MAX) blocks = 4 * GAN_POOL_MAX;
+    gan_parallel(reduce_task, &j, (int)blocks, GAN_POOL_MAX);
 }

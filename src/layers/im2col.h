@@ -55,32 +55,36 @@ void gan_cn_to_nchw(float *dst, const float *src, const float *bias, int64_t n, 
 void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t p);
 
 /* ------------------------------------------------ chunked, threaded lowering
- * A convolution layer splits its batch into one contiguous range of samples
- * per worker of libgan's pool, and each worker lowers its range CHUNK
- * samples at a time: its own cols (and channel-major copies) stay small
- * enough to be cache-friendly, and memory does not grow with the batch.
- * Each GEMM then has chunk*P columns (P positions per sample), chosen near
- * GAN_LOWERING_COLUMNS so that BLAS's packing stays a small overhead.
- * Weight gradients are sums over the batch: worker 0 adds straight into
- * the layer's gradient, workers 1.. into their own partial buffers, which
- * gan_lowering_reduce then adds in worker order (so the result depends only
- * on the thread count). */
+ * A convolution layer lowers its batch CHUNK samples at a time: cols (and
+ * the channel-major copies) stay small enough to be cache-friendly, and
+ * memory does not grow with the batch.  Each GEMM then has chunk*P columns
+ * (P positions per sample), chosen near GAN_LOWERING_COLUMNS so that BLAS's
+ * packing stays a small overhead.  The chunks are tasks of libgan's pool
+ * (pool.h); the thread that runs one uses its own scratch slot.
+ *
+ * Weight gradients are sums over the batch, so a backward that computes
+ * them splits the batch into a fixed number of tasks (dw_tasks, set by the
+ * thread count at reserve time), each summing its samples chunk by chunk:
+ * task 0 straight into the layer's gradient, task t > 0 into partial buffer
+ * t - 1, which gan_lowering_reduce then adds in task order.  The result
+ * depends on dw_tasks only, never on which thread ran which task. */
 #ifndef GAN_LOWERING_COLUMNS
 #define GAN_LOWERING_COLUMNS 512
 #endif
 
 typedef struct gan_lowering {
     int64_t chunk;       /* samples per GEMM                              */
-    int workers;         /* scratch slots (the pool size at reserve time) */
-    int64_t slot_floats; /* scratch floats per worker                     */
+    int threads;         /* scratch slots (the pool size at reserve time) */
+    int dw_tasks;        /* tasks of a backward that sums dW              */
+    int64_t slot_floats; /* scratch floats per slot                       */
     int64_t work_offset; /* where im2col's work buffer starts in a slot   */
-    float *scratch;      /* (workers, slot_floats)                        */
+    float *scratch;      /* (threads, slot_floats)                        */
     int64_t dw_floats;   /* floats of the weight gradient                 */
-    float *dw_part;      /* (workers - 1, dw_floats) partial weight grads */
+    float *dw_part;      /* (dw_tasks - 1, dw_floats) partial weight grads */
 } gan_lowering;
 
 /* Size the scratch for `batch` samples of `p` positions each, needing per
- * worker `floats_per_column` floats per GEMM column plus im2col's work
+ * thread `floats_per_column` floats per GEMM column plus im2col's work
  * buffer for geometry g, and partial weight gradients of `dw_floats`.  New
  * buffers are allocated before the old ones go, so a failure leaves lw as it
  * was.  `what` names the layer. */
@@ -90,13 +94,19 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
 void gan_lowering_free(gan_lowering *lw);
 /* Bytes held by lw (scratch and partial gradients). */
 size_t gan_lowering_bytes(const gan_lowering *lw);
-/* Worker w's scratch: chunk*p*floats_per_column floats, then im2col's work
- * buffer at gan_lowering_work. */
-float *gan_lowering_slot(const gan_lowering *lw, int w);
-float *gan_lowering_work(const gan_lowering *lw, int w);
-/* Where worker w accumulates its weight gradient: `grad` for w = 0. */
-float *gan_lowering_dw(const gan_lowering *lw, float *grad, int w);
-/* grad += the partials of workers 1..nw-1 that have used[w] set. */
-void gan_lowering_reduce(const gan_lowering *lw, float *grad, const bool *used, int nw);
+/* Thread `thread`'s scratch: chunk*p*floats_per_column floats, then
+ * im2col's work buffer at gan_lowering_work. */
+float *gan_lowering_slot(const gan_lowering *lw, int thread);
+float *gan_lowering_work(const gan_lowering *lw, int thread);
+/* Tasks of a region over n samples: one per chunk, or with dw (a backward
+ * that sums weight gradients) dw_tasks. */
+int gan_lowering_tasks(const gan_lowering *lw, int64_t n, bool dw);
+/* Samples [*lo, *hi) of task t of such a region (lowered chunk by chunk). */
+void gan_lowering_range(const gan_lowering *lw, int64_t n, bool dw, int t, int64_t *lo,
+                        int64_t *hi);
+/* Where dW task t accumulates: `grad` for t = 0, else its partial. */
+float *gan_lowering_dw(const gan_lowering *lw, float *grad, int t);
+/* grad += the partials of dW tasks 1.. that had samples of the n. */
+void gan_lowering_reduce(const gan_lowering *lw, float *grad, int64_t n);
 
 #endif
