@@ -67,10 +67,13 @@ static void hook_install(void)
 
 /* Checked teardown: a failed assertion must not leave the hook behind
  * (matters with CK_FORK=no, e.g. under valgrind). */
+static void tmp_remove(void);
+
 static void hook_remove(void)
 {
     gan_set_allocator(NULL);
     hook.fail_at = 0;
+    tmp_remove(); /* a failed io test's files */
 }
 
 static void arm(long k, bool after)
@@ -697,13 +700,16 @@ static int tmp_count(void)
 
 static void tmp_remove(void)
 {
+    if (tmpdir[0] == '\0') return;
     DIR *dir = opendir(tmpdir);
-    if (dir == NULL) return;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL)
-        if (e->d_name[0] != '.') unlink(tmp_file(e->d_name));
-    closedir(dir);
+    if (dir != NULL) {
+        struct dirent *e;
+        while ((e = readdir(dir)) != NULL)
+            if (e->d_name[0] != '.') unlink(tmp_file(e->d_name));
+        closedir(dir);
+    }
     rmdir(tmpdir);
+    tmpdir[0] = '\0';
 }
 
 /* Whole file into malloc'ed memory. */

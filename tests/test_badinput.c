@@ -325,11 +325,21 @@ static void files_setup(void)
     write_file(F.empty_path, "", 0);
 }
 
+/* Everything in the directory goes, including the output of a case that
+ * failed before its teardown could remove it. */
 static void files_teardown(void)
 {
-    file_paths(files_dir);
-    const char *files[4] = {F.model_path, F.trainer_path, F.junk_path, F.empty_path};
-    for (int i = 0; i < 4; i++) unlink(files[i]);
+    DIR *dir = opendir(files_dir);
+    if (dir != NULL) {
+        struct dirent *e;
+        char path[512];
+        while ((e = readdir(dir)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            snprintf(path, sizeof path, "%s/%s", files_dir, e->d_name);
+            unlink(path);
+        }
+        closedir(dir);
+    }
     rmdir(files_dir);
 }
 
