@@ -291,6 +291,6 @@ void gan_lowering_reduce(const gan_lowering *lw, float *grad, int64_t n)
     reduce_job j = {lw, grad, n};
     int64_t blocks = lw->dw_floats / 32768;
     if (blocks < 1) blocks = 1;
-    if (blocks > 4 * GAN_POOL_MAX) blocks = 4 * GAN_POOL_MAX;
+    if (blocks > (int64_t)4 * GAN_POOL_MAX) blocks = (int64_t)4 * GAN_POOL_MAX;
     gan_parallel(reduce_task, &j, (int)blocks, GAN_POOL_MAX);
 }
