@@ -84,7 +84,7 @@ static void run(op_kind op, float *out, const float *a, const float *b, float sl
     job j = {op, out, a, b, slope, count};
     const int64_t blocks = count / (op == TANH_F ? MIN_BLOCK / 32 : MIN_BLOCK);
     if (blocks < 2) run_op(&j, 0, count);
-    else gan_parallel(task, &j, blocks > 4 * GAN_POOL_MAX ? 4 * GAN_POOL_MAX : (int)blocks, GAN_POOL_MAX);
+    else gan_parallel(task, &j, blocks > (int64_t)4 * GAN_POOL_MAX ? 4 * GAN_POOL_MAX : (int)blocks, GAN_POOL_MAX);
 }
 
 void gan_relu_forward(float *y, const float *x, int64_t count)

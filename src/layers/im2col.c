@@ -194,7 +194,7 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
     /* dW tasks: two per thread (so a thread the OS runs late hands over
      * work), no more than the batch has chunks */
     const int64_t chunks = (batch + chunk - 1) / chunk;
-    const int dw_tasks = threads == 1 ? 1 : (int)(chunks < 2 * threads ? chunks : 2 * threads);
+    const int dw_tasks = threads == 1 ? 1 : (int)(chunks < (int64_t)2 * threads ? chunks : (int64_t)2 * threads);
     const int64_t work_offset = chunk * p * floats_per_column;
     const int64_t slot = work_offset + gan_im2col_work_floats(g, chunk);
     const int64_t total_dw = (dw_tasks - 1) * dw_floats;
