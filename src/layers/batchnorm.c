@@ -158,7 +158,7 @@ static int bn_tasks(int64_t c, int64_t n, int64_t s)
 {
     int64_t t = n * s * c / 16384;
     if (t > c) t = c;
-    return t < 1 ? 1 : t > 4 * GAN_POOL_MAX ? 4 * GAN_POOL_MAX : (int)t;
+    return t < 1 ? 1 : t > (int64_t)4 * GAN_POOL_MAX ? 4 * GAN_POOL_MAX : (int)t;
 }
 
 /* Channels [c0, c1): statistics (training: batch mean and biased variance,
