@@ -13,7 +13,7 @@ DEPS += jansson
 # (extra libFuzzer options).
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= checkpoint arch
+FUZZ_TARGETS ?= checkpoint arch idx
 FUZZ_ARGS ?=
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
