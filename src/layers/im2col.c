@@ -188,13 +188,16 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
     const int threads = by_blas ? 1 : gan_pool_size(GAN_POOL_MAX);
     const int64_t columns = (int64_t)GAN_LOWERING_COLUMNS
                             * (by_blas ? gan_get_num_threads() : 1);
-    int64_t chunk = (columns + p - 1) / p;
-    if (chunk > batch) chunk = batch;
-    if (chunk < 1) chunk = 1;
-    /* dW tasks: two per thread (so a thread the OS runs late hands over
-     * work), no more than the batch has chunks */
-    const int64_t chunks = (batch + chunk - 1) / chunk;
-    const int dw_tasks = threads == 1 ? 1 : (int)(chunks < (int64_t)2 * threads ? chunks : (int64_t)2 * threads);
+    /* chunks of about `columns` GEMM columns ... */
+    const int64_t per_chunk = (columns + p - 1) / p;
+    int64_t chunks = (batch + per_chunk - 1) / per_chunk;
+    /* ... in dW tasks of equal chunk counts: two per thread (so a thread the
+     * OS runs late hands over work) when the batch has the chunks, else one */
+    const int dw_tasks = threads == 1                          ? 1
+                         : chunks >= (int64_t)2 * threads ? 2 * threads
+                                                             : threads;
+    chunks = (chunks + dw_tasks - 1) / dw_tasks * dw_tasks;
+    const int64_t chunk = (batch + chunks - 1) / chunks; /* >= 1 */
     const int64_t work_offset = chunk * p * floats_per_column;
     const int64_t slot = work_offset + gan_im2col_work_floats(g, chunk);
     const int64_t total_dw = (dw_tasks - 1) * dw_floats;
@@ -210,7 +213,8 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
     }
     gan_lowering_free(lw);
     *lw = (gan_lowering){.chunk = chunk, .threads = threads, .dw_tasks = dw_tasks,
-                         .slot_floats = slot, .work_offset = work_offset, .scratch = scratch,
+                         .task_chunks = chunks / dw_tasks, .slot_floats = slot,
+                         .work_offset = work_offset, .scratch = scratch,
                          .dw_floats = dw_floats, .dw_part = dw_part};
     return GAN_OK;
 }
@@ -247,12 +251,9 @@ int gan_lowering_tasks(const gan_lowering *lw, int64_t n, bool dw)
 void gan_lowering_range(const gan_lowering *lw, int64_t n, bool dw, int t, int64_t *lo,
                         int64_t *hi)
 {
-    if (dw) {
-        gan_split(n, t, lw->dw_tasks, lo, hi);
-        return;
-    }
-    *lo = t * lw->chunk;
-    *hi = *lo + lw->chunk < n ? *lo + lw->chunk : n;
+    const int64_t span = dw ? lw->task_chunks * lw->chunk : lw->chunk;
+    *lo = t * span < n ? t * span : n;
+    *hi = *lo + span < n ? *lo + span : n;
 }
 
 float *gan_lowering_dw(const gan_lowering *lw, float *grad, int t)
@@ -275,7 +276,7 @@ GAN_HOT static void reduce_task(void *ctx, int t, int ntasks, int thread)
     gan_split(j->lw->dw_floats, t, ntasks, &lo, &hi);
     for (int src = 1; src < j->lw->dw_tasks; src++) {
         int64_t s0, s1; /* did task src have samples? */
-        gan_split(j->n, src, j->lw->dw_tasks, &s0, &s1);
+        gan_lowering_range(j->lw, j->n, true, src, &s0, &s1);
         if (s0 == s1) continue;
         const float *part = gan_lowering_dw(j->lw, NULL, src) + lo;
         float *g = j->grad + lo;

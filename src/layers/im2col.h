@@ -64,7 +64,8 @@ void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t
  *
  * Weight gradients are sums over the batch, so a backward that computes
  * them splits the batch into a fixed number of tasks (dw_tasks, set by the
- * thread count at reserve time), each summing its samples chunk by chunk:
+ * thread count at reserve time) of task_chunks chunks each (the chunk size
+ * is chosen so that they divide evenly), each summing its chunks in order:
  * task 0 straight into the layer's gradient, task t > 0 into partial buffer
  * t - 1, which gan_lowering_reduce then adds in task order.  The result
  * depends on dw_tasks only, never on which thread ran which task. */
@@ -76,6 +77,7 @@ typedef struct gan_lowering {
     int64_t chunk;       /* samples per GEMM                              */
     int threads;         /* scratch slots (the pool size at reserve time) */
     int dw_tasks;        /* tasks of a backward that sums dW              */
+    int64_t task_chunks; /* chunks per dW task                            */
     int64_t slot_floats; /* scratch floats per slot                       */
     int64_t work_offset; /* where im2col's work buffer starts in a slot   */
     float *scratch;      /* (threads, slot_floats)                        */
