@@ -685,7 +685,8 @@ GAN_API gan_status gan_preset_create(const char *name, uint64_t seed, gan_model 
  *   libgan.rng       the trainer RNG's 5 state words, 16 hex digits each,
  *                    space-separated (see gan_rng_get_state)
  * Numbers in text are written with up to 9 significant digits (exact for
- * float) in the C locale whatever the process locale is.
+ * float; batchnorm's eps and momentum, doubles, with the fewest digits that
+ * read back exactly, up to 17) in the C locale whatever the process locale is.
  *
  * Architecture text: lines separated by '\n'; the first non-blank line is
  * "input <d0> [<d1> [<d2>]]" (the per-sample input shape), then one line

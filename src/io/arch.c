@@ -15,6 +15,7 @@
 #include "nn.h"
 #include "safetensors.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,13 +123,14 @@ static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
     return true;
 }
 
-/* Finite decimal number (the caller's thread is in the C locale). */
-static bool parse_real(const char *s, double *out)
+/* Finite decimal number of magnitude <= max (the caller's thread is in the
+ * C locale). */
+static bool parse_real(const char *s, double max, double *out)
 {
     if (*s == '\0') return false;
     char *end;
     double v = strtod(s, &end);
-    if (*end != '\0' || !isfinite(v) || fabs(v) > 3.0e38) return false;
+    if (*end != '\0' || !isfinite(v) || fabs(v) > max) return false;
     *out = v;
     return true;
 }
@@ -156,14 +158,16 @@ static gan_status parse_key(arch_spec *sp, int key, const char *val)
             return syntax(sp->line, "k=%s: expected <h>x<w> or <k>, each 1..1024%s", val, "");
         return GAN_OK;
     }
+    /* eps and momentum are kept as doubles: any finite value gan_layer_set
+     * takes must read back; slope becomes a float */
     case A_EPS:
-        if (!parse_real(val, &sp->eps)) break;
+        if (!parse_real(val, DBL_MAX, &sp->eps)) break;
         return GAN_OK;
     case A_MOMENTUM:
-        if (!parse_real(val, &sp->momentum)) break;
+        if (!parse_real(val, DBL_MAX, &sp->momentum)) break;
         return GAN_OK;
     case A_SLOPE:
-        if (!parse_real(val, &sp->slope)) break;
+        if (!parse_real(val, 3.0e38, &sp->slope)) break;
         return GAN_OK;
     }
     if (dst != NULL && parse_int(val, lo, hi, dst)) return GAN_OK;

@@ -29,6 +29,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct bn_impl {
@@ -308,11 +309,26 @@ static gan_status bn_set(gan_layer *l, gan_layer_setting setting, double value)
     }
 }
 
+/* The shortest "%.<p>g" form of v (p = 1..17) that strtod reads back as v
+ * exactly, so the architecture text keeps eps and momentum bit for bit
+ * ("1e-05", "0.1"; 17 digits always suffice for a double).  Runs inside the
+ * C locale the architecture text is written in. */
+static void shortest_double(char out[32], double v)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(out, 32, "%.*g", p, v);
+        if (strtod(out, NULL) == v) return;
+    }
+}
+
 static int bn_describe(const gan_layer *l, char *buf, size_t cap)
 {
     const bn_impl *b = l->impl;
-    return snprintf(buf, cap, "batchnorm features=%lld eps=%.9g momentum=%.9g",
-                    (long long)channels(l), b->eps, b->momentum);
+    char eps[32], momentum[32];
+    shortest_double(eps, b->eps);
+    shortest_double(momentum, b->momentum);
+    return snprintf(buf, cap, "batchnorm features=%lld eps=%s momentum=%s", (long long)channels(l),
+                    eps, momentum);
 }
 
 static void bn_destroy(gan_layer *l)
