@@ -815,8 +815,10 @@ GAN_API const char *gan_checkpoint_get(const gan_checkpoint *ck, const char *key
  *   GAN_E_NOMEM, GAN_E_NULL */
 
 /* Read an idx3 image file (N x H x W bytes) into a new tensor *out of shape
- * (N, 1, H, W), each pixel v mapped to v / 127.5 - 1 (so 0 -> -1, 255 -> 1,
- * the range a tanh generator produces).  The caller frees *out. */
+ * (N, 1, H, W), or an idx4 file (N x C x H x W bytes, channel-major, as
+ * `gan sample --format idx` writes colour images) into (N, C, H, W); each
+ * pixel v is mapped to v / 127.5 - 1 (so 0 -> -1, 255 -> 1, the range a
+ * tanh generator produces).  The caller frees *out. */
 GAN_API gan_status gan_idx_read_images(gan_tensor **out, const char *path);
 /* Read an idx1 label file (N bytes) into a new array *out of N int32 values
  * (0..255) and set *count = N.  Free the array with gan_labels_free. */
@@ -841,9 +843,9 @@ GAN_API gan_status gan_tensor_load(gan_tensor **out, const char *path, const cha
 /* A set of N samples (images as one tensor (N, ...)) with optional int32
  * labels, read by a gan_loader. */
 typedef struct gan_dataset gan_dataset;
-/* Dataset from an idx3 image file and, if labels_path is not NULL, an idx1
- * label file with the same N (GAN_E_SHAPE otherwise).  Statuses as for the
- * readers above. */
+/* Dataset from an idx3 or idx4 image file (read as by gan_idx_read_images)
+ * and, if labels_path is not NULL, an idx1 label file with the same N
+ * (GAN_E_SHAPE otherwise).  Statuses as for the readers above. */
 GAN_API gan_status gan_dataset_load_idx(gan_dataset **out, const char *images_path,
                                         const char *labels_path);
 /* Dataset over `images`, a tensor (N, ...) of at least 2 dimensions made by

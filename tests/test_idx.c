@@ -51,6 +51,34 @@ START_TEST(images_plain_and_gzip)
 }
 END_TEST
 
+/* idx4: colour images (N, C, H, W) = 2 x 3 x 4 x 5, channel-major. */
+START_TEST(images_idx4_plain_and_gzip)
+{
+    const char *files[] = {"images_2x3x4x5.idx", "images_2x3x4x5.idx.gz"};
+    for (int i = 0; i < 2; i++) {
+        gan_tensor *t = NULL;
+        TU_OK(gan_idx_read_images(&t, idx_path(files[i])));
+        ck_assert_int_eq(gan_tensor_ndim(t), 4);
+        const int64_t want_shape[4] = {2, 3, 4, 5};
+        for (int d = 0; d < 4; d++) ck_assert_int_eq(gan_tensor_dim(t, d), want_shape[d]);
+        const float *d = gan_tensor_cdata(t);
+        for (int k = 0; k < 120; k++) {
+            float want = (float)(pixel_byte(k) / 127.5 - 1.0);
+            ck_assert_msg(d[k] == want, "%s pixel %d: got %.9g, want %.9g", files[i], k, d[k],
+                          want);
+        }
+        gan_tensor_free(t);
+    }
+    gan_dataset *ds = NULL;
+    TU_OK(gan_dataset_load_idx(&ds, idx_path("images_2x3x4x5.idx.gz"), NULL));
+    ck_assert_int_eq(gan_dataset_size(ds), 2);
+    ck_assert_int_eq(gan_tensor_dim(gan_dataset_images(ds), 1), 3);
+    gan_dataset_free(ds);
+    TU_STATUS(GAN_E_SHAPE,
+              gan_dataset_load_idx(&ds, idx_path("images_2x3x4x5.idx"), idx_path("labels_3.idx")));
+}
+END_TEST
+
 START_TEST(scaling_is_exact)
 {
     gan_tensor *t = NULL;
@@ -99,8 +127,19 @@ static const struct {
     {"unknown_dtype.idx", 0, GAN_E_FORMAT, "0x07"},
     {"float_dtype.idx", 0, GAN_E_UNSUPPORTED, "float32"},
     {"ndim0.idx", 0, GAN_E_FORMAT, "0 dimensions"},
-    {"labels_3.idx", 0, GAN_E_FORMAT, "1 dimensions, expected 3"},
+    {"labels_3.idx", 0, GAN_E_FORMAT, "1 dimensions, expected 3 or 4"},
     {"images_3x4x5.idx", 1, GAN_E_FORMAT, "3 dimensions, expected 1"},
+    {"images_2x3x4x5.idx", 1, GAN_E_FORMAT, "4 dimensions, expected 1"},
+    {"ndim5.idx", 0, GAN_E_FORMAT, "5 dimensions, expected 3 or 4"},
+    {"idx4_zero_dim.idx", 0, GAN_E_FORMAT, "dimension 1 has size 0"},
+    {"idx4_short_dims.idx", 0, GAN_E_FORMAT, "truncated"},
+    {"idx4_truncated.idx", 0, GAN_E_FORMAT, "truncated"},
+    {"idx4_trailing.idx", 0, GAN_E_FORMAT, "trailing"},
+    {"idx4_huge_claim.idx", 0, GAN_E_FORMAT, "truncated"},
+    {"idx4_big_dims.idx", 0, GAN_E_FORMAT, "truncated"},
+    {"idx4_overflow.idx", 0, GAN_E_OVERFLOW, "overflow"},
+    {"gz_idx4_huge_claim.idx.gz", 0, GAN_E_FORMAT, "gzip file can hold"},
+    {"gz_idx4_short_data.idx.gz", 0, GAN_E_FORMAT, "truncated"},
     {"zero_dim.idx", 0, GAN_E_FORMAT, "size 0"},
     {"short_dims.idx", 0, GAN_E_FORMAT, "truncated"},
     {"truncated.idx", 0, GAN_E_FORMAT, "truncated"},
@@ -166,8 +205,9 @@ START_TEST(allocation_bounded_by_file)
     gan_allocator a = {count_alloc, count_free, NULL};
     TU_OK(gan_set_allocator(&a));
     const char *bad[] = {"huge_claim.idx", "overflow.idx", "gz_huge_claim.idx.gz",
-                         "gz_cut.idx.gz", "gz_trailing_data.idx.gz"};
-    for (int i = 0; i < 5; i++) {
+                         "gz_cut.idx.gz", "gz_trailing_data.idx.gz", "idx4_huge_claim.idx",
+                         "idx4_big_dims.idx", "idx4_overflow.idx", "gz_idx4_huge_claim.idx.gz"};
+    for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
         largest = 0;
         gan_tensor *t = NULL;
         ck_assert_int_ne(gan_idx_read_images(&t, idx_path(bad[i])), GAN_OK);
@@ -467,6 +507,7 @@ Suite *suite_idx(void)
     Suite *s = suite_create("idx");
     TCase *tc = tcase_create("idx");
     tcase_add_test(tc, images_plain_and_gzip);
+    tcase_add_test(tc, images_idx4_plain_and_gzip);
     tcase_add_test(tc, scaling_is_exact);
     tcase_add_test(tc, labels_plain_and_gzip);
     tcase_add_loop_test(tc, hostile_files, 0, (int)(sizeof hostile / sizeof hostile[0]));

@@ -3,6 +3,9 @@
  *
  * IDX layout (big-endian): 00 00 <dtype> <ndim>, ndim u32 sizes, then the
  * elements in row-major order.  Only dtype 0x08 (unsigned byte) is read.
+ * Images are idx3 (N, H, W), grey, or idx4 (N, C, H, W), channel-major like
+ * the tensors (what `gan sample --format idx` writes for colour); labels
+ * are idx1 (N).
  *
  * Hostile files: every size comes from the header, so the header is checked
  * against the file before anything large is allocated.  A plain file must be
@@ -164,7 +167,7 @@ static gan_status src_read_exact(idx_src *s, unsigned char *dst, size_t n, const
 /* ------------------------------------------------------------------ header */
 typedef struct idx_header {
     int ndim;
-    uint32_t dims[3];
+    uint32_t dims[4];
     uint64_t count;       /* product of dims = payload bytes (u8) */
     uint64_t header_size; /* 4 + 4 * ndim                         */
 } idx_header;
@@ -187,8 +190,18 @@ static const char *dtype_name(int code)
     return NULL;
 }
 
-/* Read and validate the header of an idx<want_ndim> u8 file. */
-static gan_status read_header(idx_src *s, int want_ndim, idx_header *h, const char *fn)
+/* What a reader takes: min_ndim..max_ndim dimensions, described as `what`
+ * in the message for any other count. */
+typedef struct idx_kind {
+    int min_ndim, max_ndim;
+    const char *what;
+} idx_kind;
+
+static const idx_kind IDX_IMAGES = {3, 4, "images N x H x W or N x C x H x W"};
+static const idx_kind IDX_LABELS = {1, 1, "labels N"};
+
+/* Read and validate the header of a u8 file of that kind. */
+static gan_status read_header(idx_src *s, const idx_kind *kind, idx_header *h, const char *fn)
 {
     unsigned char b[4];
     GAN_TRY(src_read_exact(s, b, 4, "the 4-byte magic", fn));
@@ -204,15 +217,19 @@ static gan_status read_header(idx_src *s, int want_ndim, idx_header *h, const ch
                         "%s: '%s' holds %s elements (type 0x%02x); only unsigned bytes (0x08) "
                         "are supported",
                         fn, s->path, dname, b[2]);
-    if (b[3] != want_ndim)
-        return gan_fail(GAN_E_FORMAT, "%s: '%s' has %d dimensions, expected %d (%s)", fn, s->path,
-                        b[3], want_ndim, want_ndim == 3 ? "images N x H x W" : "labels N");
-    h->ndim = want_ndim;
-    h->header_size = 4 + 4 * (uint64_t)want_ndim;
-    unsigned char d[12];
-    GAN_TRY(src_read_exact(s, d, 4 * (size_t)want_ndim, "the dimension sizes", fn));
+    if (b[3] < kind->min_ndim || b[3] > kind->max_ndim) {
+        char want[16];
+        if (kind->min_ndim == kind->max_ndim) snprintf(want, sizeof want, "%d", kind->min_ndim);
+        else snprintf(want, sizeof want, "%d or %d", kind->min_ndim, kind->max_ndim);
+        return gan_fail(GAN_E_FORMAT, "%s: '%s' has %d dimensions, expected %s (%s)", fn, s->path,
+                        b[3], want, kind->what);
+    }
+    h->ndim = b[3];
+    h->header_size = 4 + 4 * (uint64_t)h->ndim;
+    unsigned char d[16];
+    GAN_TRY(src_read_exact(s, d, 4 * (size_t)h->ndim, "the dimension sizes", fn));
     h->count = 1;
-    for (int i = 0; i < want_ndim; i++) {
+    for (int i = 0; i < h->ndim; i++) {
         h->dims[i] = be32(d + 4 * i);
         if (h->dims[i] == 0)
             return gan_fail(GAN_E_FORMAT, "%s: '%s': dimension %d has size 0", fn, s->path, i);
@@ -298,10 +315,15 @@ gan_status gan_idx_read_images(gan_tensor **out, const char *path)
     idx_src s;
     GAN_TRY(src_open(&s, path, fn));
     idx_header h;
-    gan_status st = read_header(&s, 3, &h, fn);
+    gan_status st = read_header(&s, &IDX_IMAGES, &h, fn);
     gan_tensor *t = NULL;
     if (st == GAN_OK) {
-        int64_t shape[4] = {h.dims[0], 1, h.dims[1], h.dims[2]}; /* (N, 1, H, W) */
+        int64_t shape[4] = {h.dims[0], 1, h.dims[1], h.dims[2]}; /* (N, 1, H, W) from idx3 */
+        if (h.ndim == 4) {
+            shape[1] = h.dims[1]; /* (N, C, H, W) from idx4 */
+            shape[2] = h.dims[2];
+            shape[3] = h.dims[3];
+        }
         st = gan_tensor_create(&t, 4, shape);
     }
     if (st == GAN_OK) st = read_payload(&s, h.count, to_pixels, t->data, fn);
@@ -325,7 +347,7 @@ gan_status gan_idx_read_labels(int32_t **out, int64_t *count, const char *path)
     idx_src s;
     GAN_TRY(src_open(&s, path, fn));
     idx_header h;
-    gan_status st = read_header(&s, 1, &h, fn);
+    gan_status st = read_header(&s, &IDX_LABELS, &h, fn);
     int32_t *labels = NULL; /* (N) */
     size_t bytes = 0;
     if (st == GAN_OK && !gan_mul_size((size_t)h.count, sizeof *labels, &bytes))

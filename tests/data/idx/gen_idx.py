@@ -29,6 +29,9 @@ def write(name, data):
 # images: 3 x 4 x 5, pixel k = (37 k + 11) mod 256 except k = 0 -> 0, k = 1 -> 255
 pixels = bytes([0, 255] + [(37 * k + 11) % 256 for k in range(2, 60)])
 images = header(0x08, [3, 4, 5]) + pixels
+# colour images, idx4 (N, C, H, W) = 2 x 3 x 4 x 5, the same pixel rule for k < 120
+pixels4 = bytes([0, 255] + [(37 * k + 11) % 256 for k in range(2, 120)])
+images4 = header(0x08, [2, 3, 4, 5]) + pixels4
 labels = header(0x08, [3]) + bytes([7, 0, 255])
 
 # --- valid
@@ -38,6 +41,8 @@ write("images_concat.idx.gz", gz(images[:30]) + gz(images[30:]))   # two gzip me
 write("labels_3.idx", labels)
 write("labels_3.idx.gz", gz(labels))
 write("labels_4.idx", header(0x08, [4]) + bytes([1, 2, 3, 4]))
+write("images_2x3x4x5.idx", images4)
+write("images_2x3x4x5.idx.gz", gz(images4))
 
 # --- hostile, plain
 write("empty.idx", b"")
@@ -53,8 +58,20 @@ write("trailing.idx", images + b"\x00")
 write("huge_claim.idx", header(0x08, [60000000, 28, 28]) + pixels)    # 47 GB claimed
 write("overflow.idx", header(0x08, [0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF]) + pixels)
 
+# --- hostile, plain idx4 (and a fifth dimension)
+write("ndim5.idx", header(0x08, [1, 1, 1, 1, 1]) + b"\x00")
+write("idx4_zero_dim.idx", header(0x08, [2, 0, 4, 5]))
+write("idx4_short_dims.idx", header(0x08, [2, 3, 4, 5])[:16])        # 3 of the 4 sizes
+write("idx4_truncated.idx", images4[:-1])
+write("idx4_trailing.idx", images4 + b"\x00")
+write("idx4_huge_claim.idx", header(0x08, [60000, 3, 64, 64]) + pixels4)  # 737 MB claimed
+write("idx4_overflow.idx", header(0x08, [0xFFFFFFFF] * 4) + pixels4)
+write("idx4_big_dims.idx", header(0x08, [1, 0x7FFFFFFF, 0x7FFFFFFF, 2]) + pixels4)  # ~2^63 bytes
+
 # --- hostile, gzip
 write("gz_huge_claim.idx.gz", gz(header(0x08, [1000000, 1000, 1000]) + pixels))
+write("gz_idx4_huge_claim.idx.gz", gz(header(0x08, [1000000, 3, 64, 64]) + pixels4))
+write("gz_idx4_short_data.idx.gz", gz(images4[:-1]))
 full = gz(images)
 write("gz_cut.idx.gz", full[: len(full) // 2])                       # stream cut short
 bad_crc = bytearray(full)
