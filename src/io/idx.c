@@ -226,7 +226,7 @@ static gan_status read_header(idx_src *s, const idx_kind *kind, idx_header *h, c
     }
     h->ndim = b[3];
     h->header_size = 4 + 4 * (uint64_t)h->ndim;
-    unsigned char d[16];
+    unsigned char d[16] = {0}; /* (4 * ndim) big-endian sizes */
     GAN_TRY(src_read_exact(s, d, 4 * (size_t)h->ndim, "the dimension sizes", fn));
     h->count = 1;
     for (int i = 0; i < h->ndim; i++) {
