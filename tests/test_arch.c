@@ -71,8 +71,8 @@ static void check_round_trip(double eps, double momentum)
         if (sig > 1) {
             char shorter[320]; /* %g of any double fits */
             snprintf(shorter, sizeof shorter, "%.*g", sig - 1, want[k]);
-            ck_assert_msg(strtod(shorter, NULL) != want[k], "%s%s is not the shortest (%s reads back)",
-                          keys[k], digits, shorter);
+            ck_assert_msg(strtod(shorter, NULL) != want[k],
+                          "%s%s is not the shortest (%s reads back)", keys[k], digits, shorter);
         }
     }
     gan_model_free(back);
