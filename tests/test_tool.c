@@ -1,10 +1,14 @@
 /* test_tool.c — the built `gan` command, run as a child process: help texts,
  * usage errors (exit 2, one line), missing and corrupt files (exit 1 with a
  * message, never a signal), and a tiny end-to-end run: toy2d and mlp28
- * trained for a few steps, then sample, info and resume on the output. */
+ * trained for a few steps, then sample, info and resume on the output;
+ * colour IDX samples read back by the library and trained on; the per-batch
+ * resize of IDX data checked against the whole-data-set one it replaced
+ * (tests/tool/convert_check.c). */
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +30,13 @@ static void read_all(const char *path, char *buf, size_t cap)
     if (f) fclose(f);
 }
 
-/* Run bin/gan with args (NULL-terminated); stdout and stderr land in
- * out_text / err_text.  Returns the exit code; fails the test if the child
- * died of a signal. */
-static int run_gan(const char *const *args)
+/* Run the program args[0] with args[1..] (NULL-terminated); stdout and
+ * stderr land in out_text / err_text.  Returns the exit code; fails the
+ * test if the child died of a signal. */
+static int run_program(const char *const *args)
 {
     char *argv[MAX_ARGS + 2];
     int argc = 0;
-    argv[argc++] = (char *)GAN_TEST_BIN "/gan";
     for (int i = 0; args[i] != NULL && argc <= MAX_ARGS; i++) argv[argc++] = (char *)args[i];
     argv[argc] = NULL;
     char out_path[300], err_path[300];
@@ -55,10 +58,21 @@ static int run_gan(const char *const *args)
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     read_all(out_path, out_text, sizeof out_text);
     read_all(err_path, err_text, sizeof err_text);
-    ck_assert_msg(WIFEXITED(status), "gan %s ... killed by signal %d; stderr: %s",
-                  args[0] ? args[0] : "", WIFSIGNALED(status) ? WTERMSIG(status) : -1, err_text);
+    ck_assert_msg(WIFEXITED(status), "%s %s ... killed by signal %d; stderr: %s", argv[0],
+                  argv[1] ? argv[1] : "", WIFSIGNALED(status) ? WTERMSIG(status) : -1, err_text);
     ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run %s", argv[0]);
     return WEXITSTATUS(status);
+}
+
+/* Run bin/gan with args (NULL-terminated), as run_program. */
+static int run_gan(const char *const *args)
+{
+    const char *argv[MAX_ARGS + 2];
+    int argc = 0;
+    argv[argc++] = GAN_TEST_BIN "/gan";
+    for (int i = 0; args[i] != NULL && argc <= MAX_ARGS; i++) argv[argc++] = args[i];
+    argv[argc] = NULL;
+    return run_program(argv);
 }
 
 /* run_gan with the arguments listed, NULL-terminated. */
@@ -306,7 +320,8 @@ START_TEST(images_end_to_end)
     ck_assert_int_eq(gan("train", "--model", "mlp28", "--data", tu_path("data/idx/images_3x4x5.idx.gz"),
                          "--batch", "2", "--epochs", "1", "--threads", "1", "--out", tmp("m"), NULL),
                      0);
-    ck_assert_msg(strstr(out_text, "resizing 4x5") != NULL, "%s", out_text);
+    ck_assert_msg(strstr(out_text, "resizing 1x4x5 images to 1x28x28, batch by batch") != NULL,
+                  "%s", out_text);
     ck_assert(exists(tmp("m/samples_epoch_001.png")));
     ck_assert_int_eq(gan("sample", tmp("m/generator.safetensors"), "-n", "5", "--format", "idx",
                          "-o", tmp("s.bin"), NULL),
@@ -331,6 +346,114 @@ START_TEST(images_end_to_end)
                      0);
     ck_assert_msg(strstr(out_text, "on 2 images") != NULL, "%s", out_text);
     ck_assert_msg(strstr(err_text, "skipping") && strstr(err_text, "broken.jpg"), "%s", err_text);
+}
+END_TEST
+
+/* An IDX u8 file of the given dims (3 or 4) with pseudo-random pixels. */
+static void write_idx(const char *path, int ndim, const uint32_t *dims, uint32_t seed)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char hdr[4] = {0, 0, 0x08, (unsigned char)ndim};
+    fwrite(hdr, 1, 4, f);
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        unsigned char be[4] = {(unsigned char)(dims[i] >> 24), (unsigned char)(dims[i] >> 16),
+                               (unsigned char)(dims[i] >> 8), (unsigned char)dims[i]};
+        fwrite(be, 1, 4, f);
+        n *= dims[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        fputc((int)(seed >> 24), f);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* gan train resizes IDX images one batch at a time; every batch of two
+ * shuffled epochs equals the batch cut from the whole data set converted
+ * at once (the old way), bit for bit: grey -> RGB with a centre crop of a
+ * non-square image, RGB -> grey, RGB resized, and short last batches. */
+START_TEST(resize_per_batch_matches_whole_set)
+{
+    static const struct {
+        int ndim;
+        uint32_t dims[4];
+        const char *c, *h, *w, *batch;
+    } cases[] = {
+        {3, {13, 20, 17}, "3", "64", "64", "5"}, /* dcgan64 on grey, wide crop */
+        {3, {6, 28, 28}, "3", "64", "64", "4"},  /* Fashion-MNIST's size       */
+        {4, {7, 3, 9, 12}, "1", "28", "28", "3"}, /* RGB -> grey (luma)        */
+        {4, {5, 3, 30, 24}, "3", "16", "16", "2"}, /* RGB, tall crop, shrink   */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/set%zu.idx", tmpdir, i);
+        write_idx(path, cases[i].ndim, cases[i].dims, 1234u + (uint32_t)i);
+        const char *args[] = {GAN_TEST_BIN "/../build/tests/convert_check", path, cases[i].c,
+                              cases[i].h, cases[i].w, cases[i].batch, "77", NULL};
+        int rc = run_program(args);
+        ck_assert_msg(rc == 0, "case %zu: exit %d: %s%s", i, rc, out_text, err_text);
+        ck_assert_msg(strncmp(out_text, "identical: ", 11) == 0, "case %zu: %s", i, out_text);
+    }
+}
+END_TEST
+
+/* Colour samples: `gan sample --format idx` writes idx4 (N, 3, 64, 64), which
+ * the library reads back as the quantised samples and gan train takes. */
+START_TEST(colour_idx_round_trip)
+{
+    gan_model *g = NULL, *d = NULL;
+    TU_OK(gan_preset_create("dcgan64", 5, &g, &d));
+    TU_OK(gan_model_save(g, tmp("g64.safetensors")));
+    gan_model_free(g);
+    gan_model_free(d);
+    ck_assert_int_eq(gan("sample", tmp("g64.safetensors"), "-n", "3", "--seed", "9", "-o",
+                         tmp("s.safetensors"), NULL),
+                     0);
+    ck_assert_int_eq(gan("sample", tmp("g64.safetensors"), "-n", "3", "--seed", "9", "--format",
+                         "idx", "-o", tmp("s.idx"), NULL),
+                     0);
+    /* the header: 00 00 08 04, then 3 3 64 64 */
+    FILE *f = fopen(tmp("s.idx"), "rb");
+    unsigned char hdr[20];
+    ck_assert_int_eq(fread(hdr, 1, 20, f), 20);
+    fclose(f);
+    const unsigned char want_hdr[20] = {0, 0, 8, 4, 0, 0, 0, 3, 0, 0, 0, 3,
+                                        0, 0, 0, 64, 0, 0, 0, 64};
+    ck_assert_mem_eq(hdr, want_hdr, 20);
+
+    gan_tensor *x = NULL, *back = NULL;
+    TU_OK(gan_tensor_load(&x, tmp("s.safetensors"), "x"));
+    TU_OK(gan_idx_read_images(&back, tmp("s.idx")));
+    const int64_t shape[4] = {3, 3, 64, 64};
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(gan_tensor_dim(back, i), shape[i]);
+    ck_assert_int_eq(gan_tensor_numel(back), gan_tensor_numel(x));
+    const float *xs = gan_tensor_cdata(x), *bs = gan_tensor_cdata(back);
+    for (int64_t i = 0; i < gan_tensor_numel(x); i++) {
+        /* the tool writes round((x + 1) * 127.5), clamped; the reader maps v to v / 127.5 - 1 */
+        float v = roundf((xs[i] + 1.0f) * 127.5f);
+        v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+        float want = (float)(v / 127.5 - 1.0);
+        ck_assert_msg(bs[i] == want, "element %lld: read %.9g, sample %.9g -> %.9g", (long long)i,
+                      bs[i], xs[i], want);
+    }
+    gan_tensor_free(x);
+    gan_tensor_free(back);
+
+    /* ... and trains dcgan64 as is (no resize) */
+    ck_assert_msg(gan("train", "--model", "dcgan64", "--data", tmp("s.idx"), "--batch", "2",
+                      "--steps", "1", "--threads", "1", "--out", tmp("t64"), NULL) == 0,
+                  "%s", err_text);
+    ck_assert_msg(strstr(out_text, "on 3 images") && !strstr(out_text, "resizing"), "%s", out_text);
+
+    /* idx4 with 2 channels: no grey or RGB conversion for mlp28 */
+    const uint32_t two[4] = {2, 2, 5, 5};
+    write_idx(tmp("two.idx"), 4, two, 3);
+    ck_assert_int_eq(gan("train", "--model", "mlp28", "--data", tmp("two.idx"), "--out",
+                         tmp("t2"), NULL),
+                     1);
+    ck_assert_msg(strstr(err_text, "2 channels") != NULL && lines(err_text) == 1, "%s", err_text);
 }
 END_TEST
 
@@ -365,6 +488,8 @@ Suite *suite_tool(void)
     tcase_add_test(tc, missing_and_corrupt_files);
     tcase_add_test(tc, toy2d_end_to_end);
     tcase_add_test(tc, images_end_to_end);
+    tcase_add_test(tc, resize_per_batch_matches_whole_set);
+    tcase_add_test(tc, colour_idx_round_trip);
     tcase_add_test(tc, bench_last_line_is_json);
     suite_add_tcase(s, tc);
     return s;

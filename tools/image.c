@@ -292,23 +292,37 @@ int load_image_folder(gan_tensor **out, const char *dir, int c, int h, int w)
     return 0;
 }
 
-int convert_images(gan_tensor **out, const gan_tensor *x, int c, int h, int w)
+int converter_init(image_converter *cv, int c0, int h0, int w0, int c, int h, int w)
 {
-    *out = NULL;
-    int64_t n = gan_tensor_dim(x, 0);
-    int c0 = (int)gan_tensor_dim(x, 1), h0 = (int)gan_tensor_dim(x, 2), w0 = (int)gan_tensor_dim(x, 3);
-    int64_t shape[4] = {n, c, h, w};
-    gan_tensor *y = NULL;
-    unsigned char *src = malloc((size_t)h0 * w0 * c), *dst = malloc((size_t)h * w * c);
-    if (gan_tensor_create(&y, 4, shape) != GAN_OK || src == NULL || dst == NULL) {
-        tool_gan_error(GAN_E_NOMEM, "cannot hold %lld images of %dx%dx%d", (long long)n, c, h, w);
-        gan_tensor_free(y);
-        free(src);
-        free(dst);
+    *cv = (image_converter){c0, h0, w0, c, h, w, NULL, NULL};
+    if (c0 != c && c0 != 1 && c0 != 3) {
+        tool_error("images with %d channels cannot become %d-channel images (grey or RGB only)",
+                   c0, c);
         return 1;
     }
+    cv->src = malloc((size_t)h0 * w0 * c);
+    cv->dst = malloc((size_t)h * w * c);
+    if (cv->src == NULL || cv->dst == NULL) {
+        tool_error("out of memory converting %dx%d images", h0, w0);
+        converter_free(cv);
+        return 1;
+    }
+    return 0;
+}
+
+void converter_free(image_converter *cv)
+{
+    free(cv->src);
+    free(cv->dst);
+    cv->src = cv->dst = NULL;
+}
+
+void convert_images(image_converter *cv, float *y, const float *x, int64_t n)
+{
+    const int c0 = cv->c0, h0 = cv->h0, w0 = cv->w0, c = cv->c, h = cv->h, w = cv->w;
+    unsigned char *src = cv->src, *dst = cv->dst;
     for (int64_t k = 0; k < n; k++) {
-        const float *img = gan_tensor_cdata(x) + k * c0 * h0 * w0; /* (c0, h0, w0) */
+        const float *img = x + k * c0 * h0 * w0; /* (c0, h0, w0) */
         for (int i = 0; i < h0 * w0; i++) {
             if (c0 == c) {
                 for (int ch = 0; ch < c; ch++) src[i * c + ch] = pixel_u8(img[ch * h0 * w0 + i]);
@@ -320,12 +334,8 @@ int convert_images(gan_tensor **out, const gan_tensor *x, int c, int h, int w)
             }
         }
         crop_resize(dst, src, w0, h0, c, h, w);
-        to_chw(gan_tensor_data(y) + k * c * h * w, dst, c, h, w);
+        to_chw(y + k * c * h * w, dst, c, h, w);
     }
-    free(src);
-    free(dst);
-    *out = y;
-    return 0;
 }
 
 /* ------------------------------------------------------------------ toy2d */

@@ -17,8 +17,9 @@ static const char help[] =
     "  --noise FILE    take the noise from tensor \"z\" (N x nz) of a safetensors file\n"
     "                  instead (replay or interpolate exact latents); sets N\n"
     "  --format F      png (a grid; a scatter plot for toy2d), idx (IDX u8: N x H x W,\n"
-    "                  or N x C x H x W for colour; pixel = round((x + 1) * 127.5)) or\n"
-    "                  safetensors (the raw float tensor \"x\" and the noise \"z\");\n"
+    "                  or N x C x H x W for colour; pixel = round((x + 1) * 127.5); gan\n"
+    "                  train --data and gan_idx_read_images read both) or safetensors\n"
+    "                  (the raw float tensor \"x\" and the noise \"z\");\n"
     "                  default: from FILE's extension, else png\n"
     "  -o, --out FILE  output file (required)\n"
     "  -h, --help      show this help\n";
@@ -93,7 +94,8 @@ int cmd_sample(int argc, char **argv)
     }
     if (format == NULL)
         format = ends_with(out, ".safetensors")                                   ? "safetensors"
-                 : ends_with(out, ".idx") || ends_with(out, "-ubyte") || ends_with(out, ".idx3")
+                 : ends_with(out, ".idx") || ends_with(out, "-ubyte") || ends_with(out, ".idx3") ||
+                           ends_with(out, ".idx4")
                      ? "idx"
                      : "png";
 

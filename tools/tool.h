@@ -83,9 +83,22 @@ int write_idx_u8(const char *path, const float *x, int64_t n, int c, int h, int 
  * 3 RGB), scaled to [-1, 1].  *out is (N, c, h, w).  Returns 0, or 1 after
  * an error message. */
 int load_image_folder(gan_tensor **out, const char *dir, int c, int h, int w);
-/* Resize every image of x (N, c0, h0, w0) to (N, c, h, w) (grey -> RGB by
- * replication, RGB -> grey by luma).  Returns 0 or 1. */
-int convert_images(gan_tensor **out, const gan_tensor *x, int c, int h, int w);
+/* Turns images (c0, h0, w0) into (c, h, w) the way image folders are
+ * prepared: 8-bit pixels, centre crop to a square, stb_image_resize; grey
+ * -> RGB by replication, RGB -> grey by luma.  Works one batch at a time
+ * (gan train keeps the data set at its own size and converts each batch it
+ * loads), in scratch sized once for one image. */
+typedef struct image_converter {
+    int c0, h0, w0;     /* input image  */
+    int c, h, w;        /* output image */
+    unsigned char *src; /* (h0, w0, c) scratch */
+    unsigned char *dst; /* (h, w, c) scratch   */
+} image_converter;
+/* Returns 0, or 1 after a message (c0 other than c, 1 or 3; no memory). */
+int converter_init(image_converter *cv, int c0, int h0, int w0, int c, int h, int w);
+void converter_free(image_converter *cv);
+/* y (n, c, h, w) = the n images of x (n, c0, h0, w0), converted. */
+void convert_images(image_converter *cv, float *y, const float *x, int64_t n);
 
 /* The toy2d target: a ring of 8 Gaussians of radius TOY_RADIUS and
  * standard deviation TOY_STD. */

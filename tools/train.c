@@ -26,9 +26,10 @@ static const char help[] =
     "  --model M       mlp28 (MLP, 1x28x28), dcgan28 (DCGAN, 1x28x28), dcgan64 (DCGAN,\n"
     "                  3x64x64) or toy2d (MLP on a ring of 8 Gaussians; takes no --data)\n"
     "  --data PATH     a folder with train-images-idx3-ubyte[.gz] (MNIST, Fashion-MNIST:\n"
-    "                  /usr/share/datasets/fashion-mnist), an IDX image file, or a folder\n"
-    "                  of PNG/JPEG images (and subfolders), centre-cropped and resized to\n"
-    "                  the model's input\n"
+    "                  /usr/share/datasets/fashion-mnist), an IDX image file (idx3 grey\n"
+    "                  N x H x W, or idx4 N x C x H x W), or a folder of PNG/JPEG images\n"
+    "                  (and subfolders); images are centre-cropped and resized to the\n"
+    "                  model's input (IDX data batch by batch, as it is loaded)\n"
     "  --epochs N      passes over the data in total, resumed ones included (default 1)\n"
     "  --batch B       batch size (default 64)\n"
     "  --seed S        seed of weights, noise and shuffling (default 1)\n"
@@ -74,7 +75,11 @@ static const char *find_idx(const char *path, char *buf, size_t cap)
 }
 
 /* The training set for D's per-sample input shape (c, h, w), or the toy
- * ring for a 1-D input of 2.  Returns 0 or 1 after a message. */
+ * ring for a 1-D input of 2.  IDX images stay at their own size (the
+ * training loop converts each batch: a data set resized in memory would
+ * take 3x64x64 floats per image for dcgan64, 2.9 GB for Fashion-MNIST's
+ * 60,000); image folders are resized as they are decoded.  Returns 0 or 1
+ * after a message. */
 static int load_data(gan_dataset **out, const char *data, int ndim, const int64_t *in,
                      uint64_t seed)
 {
@@ -98,15 +103,6 @@ static int load_data(gan_dataset **out, const char *data, int ndim, const int64_
                 tool_gan_error(st, "cannot read training images");
                 return 1;
             }
-            if (gan_tensor_dim(x, 1) != c || gan_tensor_dim(x, 2) != h || gan_tensor_dim(x, 3) != w) {
-                gan_tensor *y = NULL;
-                printf("resizing %lldx%lld images to %dx%dx%d\n", (long long)gan_tensor_dim(x, 2),
-                       (long long)gan_tensor_dim(x, 3), c, h, w);
-                int rc = convert_images(&y, x, c, h, w);
-                gan_tensor_free(x);
-                if (rc != 0) return 1;
-                x = y;
-            }
         } else if (is_dir(data)) {
             if (load_image_folder(&x, data, c, h, w) != 0) return 1;
         } else {
@@ -122,6 +118,56 @@ static int load_data(gan_dataset **out, const char *data, int ndim, const int64_
         return 1;
     }
     return 0;
+}
+
+/* Batches of the model's input shape from a loader over ds: straight from
+ * the loader when the samples have that shape, else through `raw`, a batch
+ * at the data set's image size, converted image by image. */
+typedef struct batch_source {
+    gan_loader *loader;
+    gan_tensor *raw; /* (B, c0, h0, w0), or NULL: no conversion */
+    image_converter cv;
+} batch_source;
+
+/* Returns 0, or 1 after a message. */
+static int source_init(batch_source *src, gan_loader *loader, const gan_dataset *ds, int64_t batch,
+                       int ndim, const int64_t *in)
+{
+    memset(src, 0, sizeof *src);
+    src->loader = loader;
+    const gan_tensor *x = gan_dataset_images(ds); /* (N, c0, h0, w0) */
+    if (ndim != 3 || (gan_tensor_dim(x, 1) == in[0] && gan_tensor_dim(x, 2) == in[1] &&
+                      gan_tensor_dim(x, 3) == in[2]))
+        return 0;
+    int64_t shape[4] = {batch, gan_tensor_dim(x, 1), gan_tensor_dim(x, 2), gan_tensor_dim(x, 3)};
+    printf("resizing %lldx%lldx%lld images to %lldx%lldx%lld, batch by batch\n",
+           (long long)shape[1], (long long)shape[2], (long long)shape[3], (long long)in[0],
+           (long long)in[1], (long long)in[2]);
+    if (converter_init(&src->cv, (int)shape[1], (int)shape[2], (int)shape[3], (int)in[0],
+                       (int)in[1], (int)in[2]) != 0)
+        return 1;
+    gan_status st = gan_tensor_create(&src->raw, 4, shape);
+    if (st != GAN_OK) {
+        tool_gan_error(st, "cannot allocate batches");
+        return 1;
+    }
+    return 0;
+}
+
+static void source_free(batch_source *src)
+{
+    gan_tensor_free(src->raw);
+    converter_free(&src->cv);
+}
+
+/* gan_loader_next into `real` (B, model input...), converting if needed. */
+static gan_status source_next(batch_source *src, gan_tensor *real, int64_t *count)
+{
+    if (src->raw == NULL) return gan_loader_next(src->loader, real, NULL, count);
+    gan_status st = gan_loader_next(src->loader, src->raw, NULL, count);
+    if (st == GAN_OK)
+        convert_images(&src->cv, gan_tensor_data(real), gan_tensor_cdata(src->raw), *count);
+    return st;
 }
 
 /* -------------------------------------------------------------- progress */
@@ -356,6 +402,7 @@ int cmd_train(int argc, char **argv)
 
     gan_dataset *ds = NULL;
     gan_loader *loader = NULL;
+    batch_source source = {0};
     gan_tensor *real = NULL, *z = NULL;
     gan_rng *noise_rng = NULL;
     FILE *csv = NULL;
@@ -367,6 +414,7 @@ int cmd_train(int argc, char **argv)
         rc = EXIT_USAGE;
         goto done;
     }
+    if (source_init(&source, loader, ds, batch, ndim, in) != 0) goto done;
     int64_t shape[GAN_MAX_DIMS + 1] = {batch};
     for (int i = 0; i < ndim; i++) shape[i + 1] = in[i];
     st = gan_tensor_create(&real, ndim + 1, shape);
@@ -423,7 +471,7 @@ int cmd_train(int argc, char **argv)
         p.epoch_images = 0;
         int64_t step = 0, count;
         for (;;) {
-            if ((st = gan_loader_next(loader, real, NULL, &count)) != GAN_OK || count == 0) break;
+            if ((st = source_next(&source, real, &count)) != GAN_OK || count == 0) break;
             gan_tensor *view = NULL, *input = real;
             if (count < batch) { /* the short last batch */
                 shape[0] = count;
@@ -481,6 +529,7 @@ done:
     gan_rng_free(noise_rng);
     gan_tensor_free(z);
     gan_tensor_free(real);
+    source_free(&source);
     gan_loader_free(loader);
     gan_dataset_free(ds);
     gan_trainer_free(t);
