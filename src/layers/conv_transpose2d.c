@@ -31,50 +31,23 @@
 #include "im2col.h"
 
 #include <limits.h>
-#include <math.h>
-#include <stdio.h>
-#include <string.h>
 
-typedef struct conv_transpose2d {
-    int64_t in_c, out_c, kh, kw, stride, pad, out_pad;
-    bool has_bias;
-    /* Per-thread scratch: cols (K, chunk*P) then x_cn (Cin, chunk*P);
-     * x_cn holds x channel-major, or dx_cn at the end of backward. */
-    gan_lowering lw;
-} conv_transpose2d;
+/* l->impl is a gan_conv (im2col.h) with `transposed` set: hyperparameters
+ * and per-thread scratch, cols (K, chunk*P) then x_cn (Cin, chunk*P), which
+ * holds x channel-major, or dx_cn at the end of backward. */
 
 /* Is the input a single pixel whose kernel is the whole output (the dense
  * fast path)? */
 static bool is_dense(const gan_layer *l)
 {
-    const conv_transpose2d *c = l->impl;
+    const gan_conv *c = l->impl;
     return l->in.d[1] == 1 && l->in.d[2] == 1 && c->pad == 0 && c->out_pad == 0;
-}
-
-/* The window sweep: windows at the input's pixels, over the output image. */
-static gan_conv_geom geometry(const gan_layer *l)
-{
-    const conv_transpose2d *c = l->impl;
-    gan_conv_geom g = {
-        .channels = c->out_c, .height = l->out.d[1], .width = l->out.d[2],
-        .kh = c->kh, .kw = c->kw, .stride = c->stride, .pad = c->pad,
-        .out_h = l->in.d[1], .out_w = l->in.d[2],
-    };
-    return g;
 }
 
 static gan_status convt_attach(gan_layer *l, const gan_shape *in, gan_shape *out)
 {
-    const conv_transpose2d *c = l->impl;
-    char got[96];
-    if (in->ndim != 3)
-        return gan_fail(GAN_E_SHAPE,
-                        "conv_transpose2d: input must be (C, H, W) with C = %lld, got %s",
-                        (long long)c->in_c, gan_shape_str(in, got, sizeof got));
-    if (in->d[0] != c->in_c)
-        return gan_fail(GAN_E_SHAPE,
-                        "conv_transpose2d: input has %lld channels, layer expects %lld (input %s)",
-                        (long long)in->d[0], (long long)c->in_c, gan_shape_str(in, got, sizeof got));
+    const gan_conv *c = l->impl;
+    GAN_TRY(gan_conv_check_input(l, in));
     const int64_t h = in->d[1], w = in->d[2];
     if (h > INT_MAX / w) /* P is a GEMM dimension (int) */
         return gan_fail(GAN_E_OVERFLOW, "conv_transpose2d: input %lldx%lld has more than INT_MAX pixels",
@@ -90,33 +63,19 @@ static gan_status convt_attach(gan_layer *l, const gan_shape *in, gan_shape *out
                         (long long)c->pad, (long long)c->out_pad);
     int64_t oshape[3] = {c->out_c, oh, ow};
     GAN_TRY(gan_shape_check(3, oshape, "conv_transpose2d: output"));
-    out->ndim = 3;
-    for (int i = 0; i < 3; i++) out->d[i] = oshape[i];
-    /* A new input shape changes the scratch sizes: make the next forward
-     * reserve again even for a batch it has seen. */
-    l->reserved_batch = 0;
-    return GAN_OK;
+    return gan_conv_set_output(l, out, oh, ow);
 }
 
-/* Scratch for `batch` samples (see gan_lowering_reserve). */
+/* Scratch for `batch` samples (none on the dense path). */
 static gan_status convt_reserve(gan_layer *l, int64_t batch)
 {
-    conv_transpose2d *c = l->impl;
-    const int64_t k = c->out_c * c->kh * c->kw, p = l->in.d[1] * l->in.d[2];
-    if (batch > INT_MAX / p)
-        return gan_fail(GAN_E_OVERFLOW,
-                        "conv_transpose2d: batch %lld x %lld input pixels exceeds INT_MAX (a GEMM dimension)",
-                        (long long)batch, (long long)p);
-    if (is_dense(l)) return GAN_OK; /* no scratch */
-    const gan_conv_geom g = geometry(l);
-    return gan_lowering_reserve(&c->lw, batch, p, k + c->in_c, &g, c->in_c * k,
-                                "conv_transpose2d");
+    return gan_conv_reserve(l, batch, is_dense(l));
 }
 
 /* Dense fast path, y (N, Cout*kh*kw) = x (N, Cin) W (Cin, K) + b[o] */
 static void dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
-    const conv_transpose2d *c = l->impl;
+    const gan_conv *c = l->impl;
     const int64_t k = c->out_c * c->kh * c->kw, plane = c->kh * c->kw;
     const float *w = l->slot[0].value.data; /* (Cin, K) */
     float beta = 0.0f;
@@ -133,7 +92,7 @@ static void dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
 static void dense_backward(gan_layer *l, float *dx, const float *dy, const float *x, int64_t n,
                            bool param_grads)
 {
-    const conv_transpose2d *c = l->impl;
+    const gan_conv *c = l->impl;
     const int64_t k = c->out_c * c->kh * c->kw;
     const float *w = l->slot[0].value.data; /* (Cin, K) */
     if (dx != NULL) /* (N, Cin) = (N, K) (K, Cin) */
@@ -144,157 +103,54 @@ static void dense_backward(gan_layer *l, float *dx, const float *dy, const float
     if (c->has_bias) gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, c->kh * c->kw);
 }
 
-typedef struct convt_job {
-    gan_layer *l;
-    float *out;            /* forward: y (N, Cout, Ho, Wo); backward: dx or NULL */
-    const float *x;        /* (N, Cin, Hin, Win)                               */
-    const float *dy;       /* backward: (N, Cout, Ho, Wo)                      */
-    int64_t n;
-    bool param_grads;
-} convt_job;
-
-/* y = W^T-scatter of x + b, task t's samples */
+/* y = W^T-scatter of x + b, task t's samples; tk.cn is x_cn (Cin, m*P) */
 static void forward_task(void *ctx, int t, int ntasks, int thread)
 {
-    (void)ntasks;
-    const convt_job *j = ctx;
-    const conv_transpose2d *c = j->l->impl;
-    const gan_conv_geom g = geometry(j->l);
-    const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w;
-    const int64_t in_size = c->in_c * p, out_size = c->out_c * g.height * g.width;
-    const float *wt = j->l->slot[0].value.data;                      /* (Cin, K)  */
-    const float *b = c->has_bias ? j->l->slot[1].value.data : NULL;  /* (Cout)    */
-    float *cols = gan_lowering_slot(&c->lw, thread);                      /* (K, m*P)  */
-    float *work = gan_lowering_work(&c->lw, thread);                     /* padded planes */
-    float *x_cn = cols + k * c->lw.chunk * p;                        /* (Cin, m*P) */
-    int64_t lo, hi;
-    gan_lowering_range(&c->lw, j->n, j->param_grads, t, &lo, &hi);
-    for (int64_t s = lo; s < hi; s += c->lw.chunk) {
-        const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
-        const float *xc = j->x + s * in_size;
-        if (m > 1) {
-            gan_nchw_to_cn(x_cn, xc, m, c->in_c, p);
-            xc = x_cn;
-        }
-        gan_sgemm(true, false, k, mp, c->in_c, 1.0f, wt, k, xc, mp, 0.0f, cols, mp);
-        gan_col2im(j->out + s * out_size, cols, b, &g, m, work);
+    const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
+    for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
+        const int64_t m = gan_conv_chunk_len(&tk, s), mp = m * tk.p;
+        const float *xc = gan_conv_to_cn(tk.cn, tk.x + s * tk.in_size, m, tk.cin, tk.p);
+        gan_sgemm(true, false, tk.k, mp, tk.cin, 1.0f, tk.w, tk.k, xc, mp, 0.0f, tk.cols, mp);
+        gan_col2im(tk.out + s * tk.out_size, tk.cols, tk.b, &tk.g, m, tk.work);
     }
 }
 
 static void convt_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
-    if (is_dense(l)) {
-        dense_forward(l, y, x, n);
-        return;
-    }
-    const conv_transpose2d *c = l->impl;
-    convt_job j = {.l = l, .out = y, .x = x, .n = n};
-    gan_parallel(forward_task, &j, gan_lowering_tasks(&c->lw, n, false), c->lw.threads);
+    if (is_dense(l)) dense_forward(l, y, x, n);
+    else gan_conv_forward(l, forward_task, y, x, n);
 }
 
-/* cols = im2col(dy);  dW += x . cols^T;  dx = W . cols, task t's samples */
+/* cols = im2col(dy);  dW += x . cols^T;  dx = W . cols, task t's samples;
+ * tk.cn is x_cn (Cin, m*P), then dx_cn */
 static void backward_task(void *ctx, int t, int ntasks, int thread)
 {
-    (void)ntasks;
-    const convt_job *j = ctx;
-    const conv_transpose2d *c = j->l->impl;
-    const gan_conv_geom g = geometry(j->l);
-    const int64_t k = c->out_c * c->kh * c->kw, p = g.out_h * g.out_w;
-    const int64_t in_size = c->in_c * p, out_size = c->out_c * g.height * g.width;
-    const float *wt = j->l->slot[0].value.data;                      /* (Cin, K)  */
-    float *dw = gan_lowering_dw(&c->lw, j->l->slot[0].grad.data, t); /* (Cin, K)  */
-    float *cols = gan_lowering_slot(&c->lw, thread);                      /* (K, m*P)  */
-    float *work = gan_lowering_work(&c->lw, thread);                     /* padded planes */
-    float *x_cn = cols + k * c->lw.chunk * p;                        /* (Cin, m*P) */
-    int64_t lo, hi;
-    gan_lowering_range(&c->lw, j->n, j->param_grads, t, &lo, &hi);
-    for (int64_t s = lo; s < hi; s += c->lw.chunk) {
-        const int64_t m = hi - s < c->lw.chunk ? hi - s : c->lw.chunk, mp = m * p;
-        gan_im2col(cols, j->dy + s * out_size, &g, m, work);
-        if (j->param_grads) {
-            const float *xc = j->x + s * in_size;
-            if (m > 1) {
-                gan_nchw_to_cn(x_cn, xc, m, c->in_c, p);
-                xc = x_cn;
-            }
+    const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
+    for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
+        const int64_t m = gan_conv_chunk_len(&tk, s), mp = m * tk.p;
+        gan_im2col(tk.cols, tk.dy + s * tk.out_size, &tk.g, m, tk.work);
+        if (tk.param_grads) {
+            const float *xc = gan_conv_to_cn(tk.cn, tk.x + s * tk.in_size, m, tk.cin, tk.p);
             /* task 0 adds to the gradient; the others start their partial */
-            const float beta = t == 0 || s > lo ? 1.0f : 0.0f;
-            gan_sgemm(false, true, c->in_c, k, mp, 1.0f, xc, mp, cols, mp, beta, dw, k);
+            const float beta = t == 0 || s > tk.lo ? 1.0f : 0.0f;
+            gan_sgemm(false, true, tk.cin, tk.k, mp, 1.0f, xc, mp, tk.cols, mp, beta, tk.dw, tk.k);
         }
-        if (j->out != NULL) {
-            float *dx = j->out + s * in_size;
-            float *dst = m == 1 ? dx : x_cn; /* one sample: already (Cin, P) */
-            gan_sgemm(false, false, c->in_c, mp, k, 1.0f, wt, k, cols, mp, 0.0f, dst, mp);
-            if (dst != dx) gan_cn_to_nchw(dx, x_cn, NULL, m, c->in_c, p);
+        if (tk.out != NULL) {
+            float *dx = tk.out + s * tk.in_size;
+            float *dst = m == 1 ? dx : tk.cn; /* one sample: already (Cin, P) */
+            gan_sgemm(false, false, tk.cin, mp, tk.k, 1.0f, tk.w, tk.k, tk.cols, mp, 0.0f, dst, mp);
+            if (dst != dx) gan_cn_to_nchw(dx, tk.cn, NULL, m, tk.cin, tk.p);
         }
     }
 }
 
+/* dx and dW by backward_task; db += sum over N, Ho, Wo of dy (gan_conv_backward) */
 static void convt_backward(gan_layer *l, float *dx, const float *dy, const float *x,
                            const float *y, int64_t n, bool param_grads)
 {
     (void)y;
-    if (dx == NULL && !param_grads) return;
-    if (is_dense(l)) {
-        dense_backward(l, dx, dy, x, n, param_grads);
-        return;
-    }
-    const conv_transpose2d *c = l->impl;
-    convt_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
-    gan_parallel(backward_task, &j, gan_lowering_tasks(&c->lw, n, param_grads), c->lw.threads);
-    if (!param_grads) return;
-    gan_lowering_reduce(&c->lw, l->slot[0].grad.data, n);
-    if (c->has_bias)
-        gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, l->out.d[1] * l->out.d[2]);
-}
-
-/* PyTorch: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), +) for W and the
- * same bound for b.  PyTorch takes fan_in from weight.size(1) = Cout, so
- * fan_in = Cout*kh*kw here.  DCGAN: W ~ N(0, 0.02), b = 0. */
-static void convt_init(gan_layer *l, gan_init scheme, gan_rng *rng)
-{
-    const conv_transpose2d *c = l->impl;
-    gan_tensor *w = &l->slot[0].value;
-    float *b = c->has_bias ? l->slot[1].value.data : NULL;
-    if (scheme == GAN_INIT_DCGAN) {
-        gan_fill_normal(w->data, w->numel, 0.0f, 0.02f, rng);
-        if (b) memset(b, 0, (size_t)c->out_c * sizeof(float));
-        return;
-    }
-    float bound = (float)(1.0 / sqrt((double)(c->out_c * c->kh * c->kw)));
-    gan_fill_uniform(w->data, w->numel, -bound, bound, rng);
-    if (b) gan_fill_uniform(b, c->out_c, -bound, bound, rng);
-}
-
-static int convt_describe(const gan_layer *l, char *buf, size_t cap)
-{
-    const conv_transpose2d *c = l->impl;
-    return snprintf(buf, cap,
-                    "conv_transpose2d in=%lld out=%lld k=%lldx%lld s=%lld p=%lld op=%lld bias=%d",
-                    (long long)c->in_c, (long long)c->out_c, (long long)c->kh,
-                    (long long)c->kw, (long long)c->stride, (long long)c->pad,
-                    (long long)c->out_pad, c->has_bias ? 1 : 0);
-}
-
-static void convt_destroy(gan_layer *l)
-{
-    conv_transpose2d *c = l->impl;
-    if (c == NULL) return;
-    gan_lowering_free(&c->lw);
-    gan_dealloc(c);
-    l->impl = NULL;
-}
-
-/* backward reads x, never y */
-static unsigned convt_traits(const gan_layer *l)
-{
-    (void)l;
-    return GAN_LAYER_BWD_NO_Y;
-}
-
-static size_t convt_scratch_bytes(const gan_layer *l)
-{
-    return gan_lowering_bytes(&((const conv_transpose2d *)l->impl)->lw);
+    if (is_dense(l)) dense_backward(l, dx, dy, x, n, param_grads);
+    else gan_conv_backward(l, backward_task, dx, dy, x, n, param_grads);
 }
 
 static const gan_layer_ops convt_ops = {
@@ -303,54 +159,19 @@ static const gan_layer_ops convt_ops = {
     .reserve = convt_reserve,
     .forward = convt_forward,
     .backward = convt_backward,
-    .init = convt_init,
-    .set = NULL,
-    .describe = convt_describe,
-    .destroy = convt_destroy,
-    .traits = convt_traits,
-    .scratch_bytes = convt_scratch_bytes,
+    .init = gan_conv_init,
+    .describe = gan_conv_describe,
+    .destroy = gan_conv_destroy,
+    .traits = gan_conv_traits,
+    .scratch_bytes = gan_conv_scratch_bytes,
 };
 
 gan_status gan_layer_conv_transpose2d(gan_layer **out, int in_channels, int out_channels,
                                       int kernel_h, int kernel_w, int stride, int padding,
                                       int output_padding, int bias)
 {
-    static const char fn[] = "gan_layer_conv_transpose2d";
-    GAN_CHECK_NULL(out, fn);
-    *out = NULL;
-    if (in_channels < 1 || out_channels < 1)
-        return gan_fail(GAN_E_INVALID, "%s: in_channels = %d, out_channels = %d (each must be >= 1)",
-                        fn, in_channels, out_channels);
-    if (kernel_h < 1 || kernel_w < 1)
-        return gan_fail(GAN_E_INVALID, "%s: kernel %dx%d (each side must be >= 1)", fn, kernel_h,
-                        kernel_w);
-    if (stride < 1)
-        return gan_fail(GAN_E_INVALID, "%s: stride = %d (must be >= 1)", fn, stride);
-    if (padding < 0)
-        return gan_fail(GAN_E_INVALID, "%s: padding = %d (must be >= 0)", fn, padding);
-    if (output_padding < 0 || output_padding >= stride)
-        return gan_fail(GAN_E_INVALID, "%s: output_padding = %d (must be in [0, stride = %d))", fn,
-                        output_padding, stride);
-    /* K = Cout*kh*kw is a GEMM dimension (int). */
-    if ((int64_t)out_channels * kernel_h > INT_MAX / kernel_w)
-        return gan_fail(GAN_E_OVERFLOW, "%s: out_channels*kh*kw = %d*%d*%d exceeds INT_MAX", fn,
-                        out_channels, kernel_h, kernel_w);
-    int64_t wshape[4] = {in_channels, out_channels, kernel_h, kernel_w};
-    int64_t bshape[1] = {out_channels};
-    GAN_TRY(gan_shape_check(4, wshape, fn));
-
-    gan_layer *l = gan_layer_new(&convt_ops);
-    if (l == NULL) return GAN_E_NOMEM;
-    conv_transpose2d *c = gan_alloc_zero(sizeof *c);
-    if (c == NULL) {
-        gan_layer_destroy(l);
-        return GAN_E_NOMEM;
-    }
-    *c = (conv_transpose2d){.in_c = in_channels, .out_c = out_channels, .kh = kernel_h,
-                            .kw = kernel_w, .stride = stride, .pad = padding,
-                            .out_pad = output_padding, .has_bias = bias != 0};
-    l->impl = c;
-    gan_layer_add_slot(l, "weight", 4, wshape, false);
-    if (c->has_bias) gan_layer_add_slot(l, "bias", 1, bshape, false);
-    return gan_layer_finish(l, out);
+    const gan_conv c = {.in_c = in_channels, .out_c = out_channels, .kh = kernel_h,
+                        .kw = kernel_w, .stride = stride, .pad = padding,
+                        .out_pad = output_padding, .transposed = true, .has_bias = bias != 0};
+    return gan_conv_create(out, &convt_ops, "gan_layer_conv_transpose2d", &c);
 }

@@ -10,6 +10,9 @@
 #include "im2col.h"
 #include "core/simd.h"
 
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Floats between consecutive padded planes (the slack lets a vector step
@@ -294,4 +297,205 @@ void gan_lowering_reduce(const gan_lowering *lw, float *grad, int64_t n)
     if (blocks < 1) blocks = 1;
     if (blocks > (int64_t)4 * GAN_POOL_MAX) blocks = (int64_t)4 * GAN_POOL_MAX;
     gan_parallel(reduce_task, &j, (int)blocks, GAN_POOL_MAX);
+}
+
+/* ------------------------------------------------ the two convolution layers */
+
+/* Channels of the image the windows slide over (K = this * kh * kw) and
+ * of the grid of window positions (see im2col.h). */
+static int64_t image_channels(const gan_conv *c)
+{
+    return c->transposed ? c->out_c : c->in_c;
+}
+
+static int64_t grid_channels(const gan_conv *c)
+{
+    return c->transposed ? c->in_c : c->out_c;
+}
+
+gan_status gan_conv_create(gan_layer **out, const gan_layer_ops *ops, const char *fn,
+                           const gan_conv *c)
+{
+    GAN_CHECK_NULL(out, fn);
+    *out = NULL;
+    if (c->in_c < 1 || c->out_c < 1)
+        return gan_fail(GAN_E_INVALID, "%s: in_channels = %lld, out_channels = %lld (each must be >= 1)",
+                        fn, (long long)c->in_c, (long long)c->out_c);
+    if (c->kh < 1 || c->kw < 1)
+        return gan_fail(GAN_E_INVALID, "%s: kernel %lldx%lld (each side must be >= 1)", fn,
+                        (long long)c->kh, (long long)c->kw);
+    if (c->stride < 1)
+        return gan_fail(GAN_E_INVALID, "%s: stride = %lld (must be >= 1)", fn, (long long)c->stride);
+    if (c->pad < 0)
+        return gan_fail(GAN_E_INVALID, "%s: padding = %lld (must be >= 0)", fn, (long long)c->pad);
+    if (c->transposed && (c->out_pad < 0 || c->out_pad >= c->stride))
+        return gan_fail(GAN_E_INVALID, "%s: output_padding = %lld (must be in [0, stride = %lld))",
+                        fn, (long long)c->out_pad, (long long)c->stride);
+    /* K = Cimg*kh*kw is a GEMM dimension (int). */
+    if (image_channels(c) * c->kh > INT_MAX / c->kw)
+        return gan_fail(GAN_E_OVERFLOW, "%s: %s*kh*kw = %lld*%lld*%lld exceeds INT_MAX", fn,
+                        c->transposed ? "out_channels" : "in_channels", (long long)image_channels(c),
+                        (long long)c->kh, (long long)c->kw);
+    int64_t wshape[4] = {grid_channels(c), image_channels(c), c->kh, c->kw};
+    int64_t bshape[1] = {c->out_c};
+    GAN_TRY(gan_shape_check(4, wshape, fn));
+
+    gan_layer *l = gan_layer_new(ops);
+    if (l == NULL) return GAN_E_NOMEM;
+    gan_conv *impl = gan_alloc_zero(sizeof *impl);
+    if (impl == NULL) {
+        gan_layer_destroy(l);
+        return GAN_E_NOMEM;
+    }
+    *impl = *c;
+    impl->lw = (gan_lowering){0};
+    l->impl = impl;
+    gan_layer_add_slot(l, "weight", 4, wshape, false);
+    if (c->has_bias) gan_layer_add_slot(l, "bias", 1, bshape, false);
+    return gan_layer_finish(l, out);
+}
+
+gan_status gan_conv_check_input(const gan_layer *l, const gan_shape *in)
+{
+    const gan_conv *c = l->impl;
+    char got[96];
+    if (in->ndim != 3)
+        return gan_fail(GAN_E_SHAPE, "%s: input must be (C, H, W) with C = %lld, got %s",
+                        l->ops->kind, (long long)c->in_c, gan_shape_str(in, got, sizeof got));
+    if (in->d[0] != c->in_c)
+        return gan_fail(GAN_E_SHAPE, "%s: input has %lld channels, layer expects %lld (input %s)",
+                        l->ops->kind, (long long)in->d[0], (long long)c->in_c,
+                        gan_shape_str(in, got, sizeof got));
+    return GAN_OK;
+}
+
+gan_status gan_conv_set_output(gan_layer *l, gan_shape *out, int64_t oh, int64_t ow)
+{
+    const gan_conv *c = l->impl;
+    out->ndim = 3;
+    out->d[0] = c->out_c;
+    out->d[1] = oh;
+    out->d[2] = ow;
+    l->reserved_batch = 0;
+    return GAN_OK;
+}
+
+gan_conv_geom gan_conv_geometry(const gan_layer *l)
+{
+    const gan_conv *c = l->impl;
+    const gan_shape *image = c->transposed ? &l->out : &l->in;
+    const gan_shape *grid = c->transposed ? &l->in : &l->out;
+    gan_conv_geom g = {
+        .channels = image_channels(c), .height = image->d[1], .width = image->d[2],
+        .kh = c->kh, .kw = c->kw, .stride = c->stride, .pad = c->pad,
+        .out_h = grid->d[1], .out_w = grid->d[2],
+    };
+    return g;
+}
+
+gan_status gan_conv_reserve(gan_layer *l, int64_t batch, bool dense)
+{
+    gan_conv *c = l->impl;
+    const gan_conv_geom g = gan_conv_geometry(l);
+    const int64_t k = g.channels * c->kh * c->kw, p = g.out_h * g.out_w, cgrid = grid_channels(c);
+    if (batch > INT_MAX / p)
+        return gan_fail(GAN_E_OVERFLOW, "%s: batch %lld x %lld %s exceeds INT_MAX (a GEMM dimension)",
+                        l->ops->kind, (long long)batch, (long long)p,
+                        c->transposed ? "input pixels" : "output positions");
+    if (dense) return GAN_OK; /* no scratch */
+    return gan_lowering_reserve(&c->lw, batch, p, k + cgrid, &g, cgrid * k, l->ops->kind);
+}
+
+gan_conv_task gan_conv_task_begin(const void *job, int t, int ntasks, int thread)
+{
+    (void)ntasks;
+    const gan_conv_job *j = job;
+    const gan_layer *l = j->l;
+    const gan_conv *c = l->impl;
+    gan_conv_task tk = {.out = j->out, .x = j->x, .dy = j->dy, .param_grads = j->param_grads,
+                        .g = gan_conv_geometry(l), .cin = c->in_c, .cout = c->out_c,
+                        .chunk = c->lw.chunk};
+    tk.k = tk.g.channels * c->kh * c->kw;
+    tk.p = tk.g.out_h * tk.g.out_w;
+    const int64_t image_size = tk.g.channels * tk.g.height * tk.g.width;
+    const int64_t grid_size = grid_channels(c) * tk.p;
+    tk.in_size = c->transposed ? grid_size : image_size;
+    tk.out_size = c->transposed ? image_size : grid_size;
+    tk.w = l->slot[0].value.data;
+    tk.b = c->has_bias ? l->slot[1].value.data : NULL;
+    tk.dw = j->param_grads ? gan_lowering_dw(&c->lw, l->slot[0].grad.data, t) : NULL;
+    tk.cols = gan_lowering_slot(&c->lw, thread);
+    tk.cn = tk.cols + tk.k * tk.chunk * tk.p;
+    tk.work = gan_lowering_work(&c->lw, thread);
+    gan_lowering_range(&c->lw, j->n, j->param_grads, t, &tk.lo, &tk.hi);
+    return tk;
+}
+
+void gan_conv_forward(gan_layer *l, gan_task_fn task, float *y, const float *x, int64_t n)
+{
+    const gan_conv *c = l->impl;
+    gan_conv_job j = {.l = l, .out = y, .x = x, .n = n};
+    gan_parallel(task, &j, gan_lowering_tasks(&c->lw, n, false), c->lw.threads);
+}
+
+void gan_conv_backward(gan_layer *l, gan_task_fn task, float *dx, const float *dy,
+                       const float *x, int64_t n, bool param_grads)
+{
+    if (dx == NULL && !param_grads) return;
+    const gan_conv *c = l->impl;
+    gan_conv_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
+    gan_parallel(task, &j, gan_lowering_tasks(&c->lw, n, param_grads), c->lw.threads);
+    if (!param_grads) return;
+    gan_lowering_reduce(&c->lw, l->slot[0].grad.data, n);
+    if (c->has_bias)
+        gan_bias_grad_add(l->slot[1].grad.data, dy, n, c->out_c, l->out.d[1] * l->out.d[2]);
+}
+
+/* PyTorch: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), +) for W and the
+ * same bound for b, with fan_in from weight.size(1): Cin*kh*kw for conv2d,
+ * Cout*kh*kw for conv_transpose2d, K in both.  DCGAN: W ~ N(0, 0.02), b = 0. */
+void gan_conv_init(gan_layer *l, gan_init scheme, gan_rng *rng)
+{
+    const gan_conv *c = l->impl;
+    gan_tensor *w = &l->slot[0].value;
+    float *b = c->has_bias ? l->slot[1].value.data : NULL;
+    if (scheme == GAN_INIT_DCGAN) {
+        gan_fill_normal(w->data, w->numel, 0.0f, 0.02f, rng);
+        if (b) memset(b, 0, (size_t)c->out_c * sizeof(float));
+        return;
+    }
+    float bound = (float)(1.0 / sqrt((double)(image_channels(c) * c->kh * c->kw)));
+    gan_fill_uniform(w->data, w->numel, -bound, bound, rng);
+    if (b) gan_fill_uniform(b, c->out_c, -bound, bound, rng);
+}
+
+int gan_conv_describe(const gan_layer *l, char *buf, size_t cap)
+{
+    const gan_conv *c = l->impl;
+    char op[32] = "";
+    if (c->transposed) snprintf(op, sizeof op, " op=%lld", (long long)c->out_pad);
+    return snprintf(buf, cap, "%s in=%lld out=%lld k=%lldx%lld s=%lld p=%lld%s bias=%d",
+                    l->ops->kind, (long long)c->in_c, (long long)c->out_c, (long long)c->kh,
+                    (long long)c->kw, (long long)c->stride, (long long)c->pad, op,
+                    c->has_bias ? 1 : 0);
+}
+
+void gan_conv_destroy(gan_layer *l)
+{
+    gan_conv *c = l->impl;
+    if (c == NULL) return;
+    gan_lowering_free(&c->lw);
+    gan_dealloc(c);
+    l->impl = NULL;
+}
+
+unsigned gan_conv_traits(const gan_layer *l)
+{
+    (void)l;
+    return GAN_LAYER_BWD_NO_Y;
+}
+
+size_t gan_conv_scratch_bytes(const gan_layer *l)
+{
+    return gan_lowering_bytes(&((const gan_conv *)l->impl)->lw);
 }

@@ -1,4 +1,5 @@
-/* im2col.h — lowering helpers shared by conv2d.c and conv_transpose2d.c.
+/* im2col.h — lowering helpers shared by conv2d.c and conv_transpose2d.c,
+ * and the parts of those two layers that are the same logic (at the end).
  *
  * A convolution slides a kh x kw window over a stack of image planes
  * (C, H, W).  im2col copies every window into one column, so the
@@ -110,5 +111,115 @@ void gan_lowering_range(const gan_lowering *lw, int64_t n, bool dw, int t, int64
 float *gan_lowering_dw(const gan_lowering *lw, float *grad, int t);
 /* grad += the partials of dW tasks 1.. that had samples of the n. */
 void gan_lowering_reduce(const gan_lowering *lw, float *grad, int64_t n);
+
+/* ------------------------------------------------ the two convolution layers
+ * conv2d.c and conv_transpose2d.c each keep their own maths: attach's
+ * output size, the GEMMs and permutes of a chunk, the dense fast path.  The
+ * rest is the same logic and lives here: hyperparameters and scratch,
+ * argument checks, initialisation, the setup of a chunk task, running the
+ * tasks.
+ *
+ * Both lower a sample to the same two sides: the IMAGE the windows slide
+ * over, (Cimg, H, W) — conv2d's x, conv_transpose2d's y — and the GRID of
+ * window positions, (Cgrid, Ho, Wo) — conv2d's y, conv_transpose2d's x.
+ * cols has K = Cimg*kh*kw rows and P = Ho*Wo columns per sample, and the
+ * weight is (Cgrid, K) in both: conv2d's (Cout, Cin, kh, kw),
+ * conv_transpose2d's (Cin, Cout, kh, kw). */
+
+/* A convolution layer's l->impl. */
+typedef struct gan_conv {
+    int64_t in_c, out_c, kh, kw, stride, pad;
+    int64_t out_pad;  /* output_padding: conv_transpose2d only (0 in conv2d) */
+    bool transposed;  /* conv_transpose2d: the image is y, the grid x      */
+    bool has_bias;
+    /* Per-thread scratch: cols (K, chunk*P) then a (Cgrid, chunk*P) buffer
+     * for the grid side channel-major (gan_conv_task.cn). */
+    gan_lowering lw;
+} gan_conv;
+
+/* A constructor's work after its own name: check the arguments in *c
+ * (messages start with `fn`, the public function), then make the layer of
+ * `ops` with a copy of *c as impl, slots "weight" (Cgrid, Cimg, kh, kw)
+ * and, with c->has_bias, "bias" (Cout). */
+gan_status gan_conv_create(gan_layer **out, const gan_layer_ops *ops, const char *fn,
+                           const gan_conv *c);
+/* attach's first checks: in must be (C, H, W) with C = in_c. */
+gan_status gan_conv_check_input(const gan_layer *l, const gan_shape *in);
+/* attach's last step: out = (Cout, oh, ow); the next forward reserves
+ * again even for a batch it has seen (the scratch sizes changed). */
+gan_status gan_conv_set_output(gan_layer *l, gan_shape *out, int64_t oh, int64_t ow);
+/* The window sweep of an attached layer: windows over the image, at the
+ * grid's positions. */
+gan_conv_geom gan_conv_geometry(const gan_layer *l);
+/* ops->reserve: batch*P must fit a GEMM dimension; then scratch for
+ * `batch` samples unless the layer takes its dense fast path (none). */
+gan_status gan_conv_reserve(gan_layer *l, int64_t batch, bool dense);
+
+/* What every task of one forward or backward region is handed. */
+typedef struct gan_conv_job {
+    gan_layer *l;
+    float *out;            /* forward: y (N, out...); backward: dx or NULL */
+    const float *x;        /* (N, in...)                                   */
+    const float *dy;       /* backward: (N, out...)                        */
+    int64_t n;
+    bool param_grads;
+} gan_conv_job;
+
+/* What one task works with (gan_conv_task_begin): the job's tensors and
+ * the task's share of the batch, scratch and sizes. */
+typedef struct gan_conv_task {
+    float *out;                 /* the job's                               */
+    const float *x, *dy;        /* the job's                               */
+    bool param_grads;           /* the job's                               */
+    gan_conv_geom g;            /* the window sweep                        */
+    int64_t cin, cout, k, p;    /* Cin, Cout, K, P                         */
+    int64_t in_size, out_size;  /* floats per sample of x and of y         */
+    const float *w;             /* (Cgrid, K)                              */
+    const float *b;             /* (Cout), NULL without bias               */
+    float *dw;                  /* (Cgrid, K) this task's dW; NULL unless
+                                   the job sums parameter gradients        */
+    float *cols;                /* (K, chunk*P) this thread's              */
+    float *cn;                  /* (Cgrid, chunk*P) this thread's          */
+    float *work;                /* im2col's padded planes                  */
+    int64_t lo, hi, chunk;      /* samples [lo, hi), chunk at a time       */
+} gan_conv_task;
+
+/* The setup of a task of a gan_conv_job region (the pool's arguments). */
+gan_conv_task gan_conv_task_begin(const void *job, int t, int ntasks, int thread);
+
+/* Samples of the chunk that starts at sample s of the task. */
+static inline int64_t gan_conv_chunk_len(const gan_conv_task *tk, int64_t s)
+{
+    return tk->hi - s < tk->chunk ? tk->hi - s : tk->chunk;
+}
+
+/* A grid-side chunk src (m, C, P) channel-major, (C, m*P): permuted into
+ * cn, or src itself when m = 1. */
+static inline const float *gan_conv_to_cn(float *cn, const float *src, int64_t m, int64_t c,
+                                          int64_t p)
+{
+    if (m == 1) return src;
+    gan_nchw_to_cn(cn, src, m, c, p);
+    return cn;
+}
+
+/* y = forward of x, by the tasks of `task` over the batch. */
+void gan_conv_forward(gan_layer *l, gan_task_fn task, float *y, const float *x, int64_t n);
+/* The tasks of `task` over the batch (dx, and dW into the tasks'
+ * partials); then, with param_grads, dW += the partials and
+ * db += sum over N and the output's positions of dy.  Nothing to do
+ * without dx and param_grads. */
+void gan_conv_backward(gan_layer *l, gan_task_fn task, float *dx, const float *dy,
+                       const float *x, int64_t n, bool param_grads);
+
+/* PyTorch's default or DCGAN's initialisation (ops->init). */
+void gan_conv_init(gan_layer *l, gan_init scheme, gan_rng *rng);
+/* "conv2d in=1 out=64 k=4x4 s=2 p=1 bias=0"; conv_transpose2d adds
+ * "op=<output_padding>" before bias (ops->describe). */
+int gan_conv_describe(const gan_layer *l, char *buf, size_t cap);
+void gan_conv_destroy(gan_layer *l);
+/* Backward reads x, never y (ops->traits). */
+unsigned gan_conv_traits(const gan_layer *l);
+size_t gan_conv_scratch_bytes(const gan_layer *l);
 
 #endif
