@@ -65,7 +65,7 @@ static gan_status conv2d_reserve(gan_layer *l, int64_t batch)
 }
 
 /* Dense fast path, y (N, Cout) = x (N, K) W^T + b */
-static void dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
+static void conv2d_dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
     const gan_conv *c = l->impl;
     const int64_t k = c->in_c * c->kh * c->kw;
@@ -80,8 +80,8 @@ static void dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
 }
 
 /* Dense fast path: dx = dy W;  dW += dy^T x;  db += sum_n dy */
-static void dense_backward(gan_layer *l, float *dx, const float *dy, const float *x, int64_t n,
-                           bool param_grads)
+static void conv2d_dense_backward(gan_layer *l, float *dx, const float *dy, const float *x,
+                                  int64_t n, bool param_grads)
 {
     const gan_conv *c = l->impl;
     const int64_t k = c->in_c * c->kh * c->kw;
@@ -96,7 +96,7 @@ static void dense_backward(gan_layer *l, float *dx, const float *dy, const float
 
 /* y = W * x + b  (cross-correlation, as PyTorch), task t's samples;
  * tk.cn is y_cn (Cout, m*P) */
-static void forward_task(void *ctx, int t, int ntasks, int thread)
+static void conv2d_forward_task(void *ctx, int t, int ntasks, int thread)
 {
     const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
     for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
@@ -111,13 +111,13 @@ static void forward_task(void *ctx, int t, int ntasks, int thread)
 
 static void conv2d_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
-    if (is_dense(l)) dense_forward(l, y, x, n);
-    else gan_conv_forward(l, forward_task, y, x, n);
+    if (is_dense(l)) conv2d_dense_forward(l, y, x, n);
+    else gan_conv_forward(l, conv2d_forward_task, y, x, n);
 }
 
 /* dW += dy . cols^T;  dx = col2im(W^T . dy), task t's samples;
  * tk.cn is dy_cn (Cout, m*P) */
-static void backward_task(void *ctx, int t, int ntasks, int thread)
+static void conv2d_backward_task(void *ctx, int t, int ntasks, int thread)
 {
     const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
     for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
@@ -136,13 +136,13 @@ static void backward_task(void *ctx, int t, int ntasks, int thread)
     }
 }
 
-/* dx and dW by backward_task; db += sum over N, P of dy (gan_conv_backward) */
+/* dx and dW by conv2d_backward_task; db += sum over N, P of dy (gan_conv_backward) */
 static void conv2d_backward(gan_layer *l, float *dx, const float *dy, const float *x,
                             const float *y, int64_t n, bool param_grads)
 {
     (void)y;
-    if (is_dense(l)) dense_backward(l, dx, dy, x, n, param_grads);
-    else gan_conv_backward(l, backward_task, dx, dy, x, n, param_grads);
+    if (is_dense(l)) conv2d_dense_backward(l, dx, dy, x, n, param_grads);
+    else gan_conv_backward(l, conv2d_backward_task, dx, dy, x, n, param_grads);
 }
 
 static const gan_layer_ops conv2d_ops = {

@@ -73,7 +73,7 @@ static gan_status convt_reserve(gan_layer *l, int64_t batch)
 }
 
 /* Dense fast path, y (N, Cout*kh*kw) = x (N, Cin) W (Cin, K) + b[o] */
-static void dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
+static void convt_dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
     const gan_conv *c = l->impl;
     const int64_t k = c->out_c * c->kh * c->kw, plane = c->kh * c->kw;
@@ -89,8 +89,8 @@ static void dense_forward(gan_layer *l, float *y, const float *x, int64_t n)
 }
 
 /* Dense fast path: dx = dy W^T;  dW += x^T dy;  db += sum dy */
-static void dense_backward(gan_layer *l, float *dx, const float *dy, const float *x, int64_t n,
-                           bool param_grads)
+static void convt_dense_backward(gan_layer *l, float *dx, const float *dy, const float *x,
+                                 int64_t n, bool param_grads)
 {
     const gan_conv *c = l->impl;
     const int64_t k = c->out_c * c->kh * c->kw;
@@ -104,7 +104,7 @@ static void dense_backward(gan_layer *l, float *dx, const float *dy, const float
 }
 
 /* y = W^T-scatter of x + b, task t's samples; tk.cn is x_cn (Cin, m*P) */
-static void forward_task(void *ctx, int t, int ntasks, int thread)
+static void convt_forward_task(void *ctx, int t, int ntasks, int thread)
 {
     const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
     for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
@@ -117,13 +117,13 @@ static void forward_task(void *ctx, int t, int ntasks, int thread)
 
 static void convt_forward(gan_layer *l, float *y, const float *x, int64_t n)
 {
-    if (is_dense(l)) dense_forward(l, y, x, n);
-    else gan_conv_forward(l, forward_task, y, x, n);
+    if (is_dense(l)) convt_dense_forward(l, y, x, n);
+    else gan_conv_forward(l, convt_forward_task, y, x, n);
 }
 
 /* cols = im2col(dy);  dW += x . cols^T;  dx = W . cols, task t's samples;
  * tk.cn is x_cn (Cin, m*P), then dx_cn */
-static void backward_task(void *ctx, int t, int ntasks, int thread)
+static void convt_backward_task(void *ctx, int t, int ntasks, int thread)
 {
     const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
     for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
@@ -144,13 +144,13 @@ static void backward_task(void *ctx, int t, int ntasks, int thread)
     }
 }
 
-/* dx and dW by backward_task; db += sum over N, Ho, Wo of dy (gan_conv_backward) */
+/* dx and dW by convt_backward_task; db += sum over N, Ho, Wo of dy (gan_conv_backward) */
 static void convt_backward(gan_layer *l, float *dx, const float *dy, const float *x,
                            const float *y, int64_t n, bool param_grads)
 {
     (void)y;
-    if (is_dense(l)) dense_backward(l, dx, dy, x, n, param_grads);
-    else gan_conv_backward(l, backward_task, dx, dy, x, n, param_grads);
+    if (is_dense(l)) convt_dense_backward(l, dx, dy, x, n, param_grads);
+    else gan_conv_backward(l, convt_backward_task, dx, dy, x, n, param_grads);
 }
 
 static const gan_layer_ops convt_ops = {
