@@ -32,11 +32,8 @@ DEPS_LIBS_PRIVATE := -lm -lpthread
 TOOL_LIBS :=
 TOOL_CFLAGS :=
 
-# Fragments that add dependencies, targets or test prerequisites.  Their
-# targets come first in the file, so name the default goal explicitly.
-.DEFAULT_GOAL := all
--include mk/*.mk
-
+# ------------------------------------------------------------------ output root
+# Set before the fragments are read, so their rules may name output paths.
 ifeq ($(SANITIZE),1)
 O ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -44,6 +41,18 @@ else
 O ?= .
 SANFLAGS :=
 endif
+
+# ------------------------------------------------------------------ layout
+OBJDIR := $(O)/build/obj
+LIBOUT := $(O)/lib
+BINOUT := $(O)/bin
+TESTOUT := $(O)/build/tests
+STATIC_LIB := $(LIBOUT)/libgan.a
+
+# Fragments that add dependencies, targets or test prerequisites.  Their
+# targets come first in the file, so name the default goal explicitly.
+.DEFAULT_GOAL := all
+-include mk/*.mk
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 HARDEN := -fstack-protector-strong
@@ -54,17 +63,10 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS)
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS))
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS)) $(DEPS_LIBS_PRIVATE)
 
-# ------------------------------------------------------------------ layout
-OBJDIR := $(O)/build/obj
-LIBOUT := $(O)/lib
-BINOUT := $(O)/bin
-TESTOUT := $(O)/build/tests
-
 LIB_SRCS := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJDIR)/%.o)
 LIB_PIC_OBJS := $(LIB_SRCS:%.c=$(OBJDIR)/pic/%.o)
 
-STATIC_LIB := $(LIBOUT)/libgan.a
 SHARED_REAL := $(LIBOUT)/libgan.so.$(VERSION)
 SHARED_SONAME := libgan.so.$(VERSION_MAJOR)
 SHARED_LIB := $(LIBOUT)/libgan.so

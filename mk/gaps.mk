@@ -3,21 +3,14 @@
 # replaced, bit for bit.  make check builds it beside the test binary;
 # tests/test_tool.c runs it on small synthetic IDX files.
 #
-# Targets and prerequisites are expanded when this fragment is read, before
-# the Makefile defaults O, so the output root is worked out the same way here.
-ifeq ($(SANITIZE),1)
-GAPS_O := $(or $(O),build-san)
-else
-GAPS_O := $(or $(O),.)
-endif
-CONVERT_CHECK := $(GAPS_O)/build/tests/convert_check
+CONVERT_CHECK := $(TESTOUT)/convert_check
 
 $(CONVERT_CHECK): tests/tool/convert_check.c tools/image.c tools/cli.c tools/tool.h include/gan.h \
-                  $(GAPS_O)/lib/libgan.a
+                  $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -Iinclude -Itools $(CPPFLAGS) $(ALL_CFLAGS) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ \
 	    tests/tool/convert_check.c tools/image.c tools/cli.c $(STATIC_LIB) $(TOOL_LIBS) $(DEP_LIBS)
 
 # built with the test binary, so a suite run on its own (check-valgrind) finds it
-$(GAPS_O)/build/tests/check_gan: $(CONVERT_CHECK)
+$(TESTOUT)/check_gan: $(CONVERT_CHECK)
 CHECK_EXTRA += $(CONVERT_CHECK)

@@ -348,7 +348,7 @@ GAN_INLINE void sgd_commit(const step_args *j, int64_t lo, int64_t hi, bool deca
 GAN_HOT static int64_t sgd_range(const step_args *args, int64_t lo, int64_t hi)
 {
     const step_args copy = *args, *j = &copy;
-    const bool dk = j->decay, mo = j->momentum, keep = j->m != NULL;
+    const bool keep = j->m != NULL, dk = j->decay, mo = j->momentum && keep; /* momentum reads buf */
     if (!j->commit) {
         if (dk) return mo ? sgd_check(j, lo, hi, true, true) : sgd_check(j, lo, hi, true, false);
         return mo ? sgd_check(j, lo, hi, false, true) : sgd_check(j, lo, hi, false, false);
