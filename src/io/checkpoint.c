@@ -1,16 +1,16 @@
 /* checkpoint.c — model and trainer checkpoints as safetensors files.
  *
- * Saving lists every tensor (name, dtype, shape, where its values live) and
- * hands the list to gan_st_save, which writes atomically.
+ * Saving and loading work from one list, the plan: the tensors a model or
+ * trainer checkpoint holds (name, dtype, shape, where the values live), so
+ * the two cannot disagree on names.  Saving hands the list to gan_st_save,
+ * which writes atomically.
  *
- * Loading is a plan: the list of tensors the destination expects (name,
- * dtype, shape, where the values go).  The file's header is matched against
- * the plan — every expected tensor present with its dtype and shape, no
- * tensor left over — before any data is read; then all data is read into
- * one staging buffer (its size is the model's, never more than the file
- * holds) and checked (finite values, non-negative variances and counters);
- * only then is it copied into place.  A failure at any point leaves the
- * destination untouched. */
+ * Loading matches the file's header against the plan — every expected
+ * tensor present with its dtype and shape, no tensor left over — before
+ * any data is read; then all data is read into one staging buffer (its
+ * size is the model's, never more than the file holds) and checked (finite
+ * values, non-negative variances and counters); only then is it copied
+ * into place.  A failure at any point leaves the destination untouched. */
 #include "arch.h"
 #include "checkpoint.h"
 #include "nn.h"
@@ -24,109 +24,23 @@
 
 #define FORMAT_VERSION 1
 
-/* ------------------------------------------------------------------ saving */
-/* Tensors to write, with storage for the names we compose. */
-typedef struct ck_out {
-    gan_st_out *t;
-    char (*names)[64];
-    size_t n, cap;
-} ck_out;
-
-static void out_free(ck_out *o)
-{
-    gan_dealloc(o->t);
-    gan_dealloc(o->names);
-}
-
-static gan_status out_reserve(ck_out *o, size_t cap)
-{
-    o->t = gan_alloc_zero(cap * sizeof *o->t);
-    o->names = gan_alloc_zero(cap * sizeof *o->names);
-    o->cap = cap;
-    return o->t && o->names ? GAN_OK : GAN_E_NOMEM;
-}
-
-static void out_add(ck_out *o, const char *prefix, const char *name, gan_st_dtype dtype,
-                    const gan_shape *shape, const void *data)
-{
-    size_t i = o->n++;
-    snprintf(o->names[i], sizeof o->names[i], "%s%s", prefix, name);
-    o->t[i].name = o->names[i];
-    o->t[i].dtype = dtype;
-    o->t[i].ndim = shape ? shape->ndim : 0;
-    for (int d = 0; shape && d < shape->ndim; d++) o->t[i].shape[d] = shape->d[d];
-    o->t[i].data = data;
-}
-
-static bool is_batchnorm(const gan_layer *l)
-{
-    return strcmp(l->ops->kind, "batchnorm") == 0;
-}
-
-/* Upper bound of the tensors a model contributes. */
-static size_t model_tensor_bound(const gan_model *m)
-{
-    return (size_t)m->nentries + (size_t)m->nlayers;
-}
-
-/* A model's tensors under `prefix`, PyTorch state_dict names. */
-static void out_add_model(ck_out *o, const gan_model *m, const char *prefix)
-{
-    for (int i = 0; i < m->nentries; i++) {
-        const gan_model_entry *e = &m->entries[i];
-        const gan_layer_slot *s = &m->layers[e->layer]->slot[e->slot];
-        out_add(o, prefix, e->name, GAN_ST_F32, &s->shape, s->value.data);
-    }
-    for (int i = 0; i < m->nlayers; i++) {
-        if (!is_batchnorm(m->layers[i])) continue;
-        char name[48];
-        snprintf(name, sizeof name, "%d.num_batches_tracked", i);
-        out_add(o, prefix, name, GAN_ST_I64, NULL, &m->layers[i]->num_batches_tracked);
-    }
-}
-
-gan_status gan_model_save(const gan_model *model, const char *path)
-{
-    GAN_CHECK_NULL(model, "gan_model_save");
-    GAN_CHECK_NULL(path, "gan_model_save");
-    char *arch = NULL;
-    GAN_TRY(gan_arch_text(model, &arch));
-    ck_out o = {0};
-    gan_status st = out_reserve(&o, model_tensor_bound(model) + 1);
-    if (st == GAN_OK) {
-        out_add_model(&o, model, "");
-        char fmt[16];
-        snprintf(fmt, sizeof fmt, "%d", FORMAT_VERSION);
-        const char *meta[] = {
-            "libgan.format_version", fmt,
-            "libgan.version", gan_version_string(),
-            "libgan.kind", "model",
-            "libgan.arch", arch,
-        };
-        st = gan_st_save(path, o.t, o.n, meta, sizeof meta / sizeof meta[0] / 2);
-    }
-    out_free(&o);
-    gan_dealloc(arch);
-    return st;
-}
-
-/* ----------------------------------------------------------------- loading */
+/* -------------------------------------------------------------------- plan */
 enum ck_check {
     CK_FINITE,  /* F32 values must be finite                     */
     CK_NONNEG,  /* finite and >= 0 (variances, Adam's exp_avg_sq) */
     CK_COUNT    /* I64 >= 0 (num_batches_tracked)                 */
 };
 
-/* One tensor the destination expects. */
+/* One tensor of a checkpoint. */
 typedef struct ck_item {
     char name[64];
     gan_st_dtype dtype;
     gan_shape shape;             /* ndim 0: a scalar */
-    void *dst;                   /* where the values go on commit */
-    enum ck_check check;
-    bool optional;               /* absent: dst is zeroed (num_batches_tracked) */
-    const gan_st_entry *entry;   /* the file's entry, NULL if absent */
-    size_t staged;               /* byte offset into the staging buffer */
+    void *dst;                   /* where the values live (saved from, loaded to) */
+    enum ck_check check;         /* loading: what the values must be */
+    bool optional;               /* loading: absent is zero (num_batches_tracked) */
+    const gan_st_entry *entry;   /* loading: the file's entry, NULL if absent */
+    size_t staged;               /* loading: byte offset into the staging buffer */
 } ck_item;
 
 typedef struct ck_plan {
@@ -160,9 +74,16 @@ static void plan_add(ck_plan *p, const char *prefix, const char *name, gan_st_dt
     it->optional = optional;
 }
 
-static gan_status plan_add_model(ck_plan *p, gan_model *m, const char *prefix)
+static bool is_batchnorm(const gan_layer *l)
 {
-    GAN_TRY(plan_reserve(p, model_tensor_bound(m)));
+    return strcmp(l->ops->kind, "batchnorm") == 0;
+}
+
+/* A model's tensors under `prefix`, PyTorch state_dict names: its
+ * parameters and buffers, then each batchnorm's num_batches_tracked. */
+static gan_status plan_add_model(ck_plan *p, const gan_model *m, const char *prefix)
+{
+    GAN_TRY(plan_reserve(p, (size_t)m->nentries + (size_t)m->nlayers));
     for (int i = 0; i < m->nentries; i++) {
         const gan_model_entry *e = &m->entries[i];
         gan_layer_slot *s = &m->layers[e->layer]->slot[e->slot];
@@ -180,6 +101,92 @@ static gan_status plan_add_model(ck_plan *p, gan_model *m, const char *prefix)
     return GAN_OK;
 }
 
+/* An optimizer's state under `prefix`: Adam's "exp_avg." and "exp_avg_sq.",
+ * or SGD's "momentum_buffer." (only with momentum), each followed by the
+ * name of a trainable tensor of its model. */
+static gan_status plan_add_optim(ck_plan *p, const gan_optimizer *opt, const char *prefix)
+{
+    const gan_model *m = opt->model;
+    GAN_TRY(plan_reserve(p, 2 * (size_t)m->nentries));
+    float *bufs[2] = {NULL, NULL};
+    const char *names[2];
+    if (opt->cfg.kind == GAN_OPTIM_ADAM) {
+        bufs[0] = opt->state;
+        bufs[1] = opt->state + opt->n;
+        names[0] = "exp_avg.";
+        names[1] = "exp_avg_sq.";
+    } else if (opt->nstate > 0) {
+        bufs[0] = opt->state;
+        names[0] = "momentum_buffer.";
+    }
+    for (int b = 0; b < 2 && bufs[b] != NULL; b++) {
+        char pre[48];
+        snprintf(pre, sizeof pre, "%s%s", prefix, names[b]);
+        for (int i = 0; i < m->nentries; i++) {
+            const gan_model_entry *e = &m->entries[i];
+            const gan_layer_slot *s = &m->layers[e->layer]->slot[e->slot];
+            if (s->is_buffer) continue;
+            plan_add(p, pre, e->name, GAN_ST_F32, &s->shape, bufs[b] + (s->value.data - m->params),
+                     b == 1 ? CK_NONNEG : CK_FINITE, false);
+        }
+    }
+    return GAN_OK;
+}
+
+/* A trainer's tensors: "G." and "D." models, then "optG." and "optD." state. */
+static gan_status plan_add_trainer(ck_plan *p, const gan_trainer *t)
+{
+    GAN_TRY(plan_add_model(p, t->g, "G."));
+    GAN_TRY(plan_add_model(p, t->d, "D."));
+    GAN_TRY(plan_add_optim(p, t->opt_g, "optG."));
+    return plan_add_optim(p, t->opt_d, "optD.");
+}
+
+/* ------------------------------------------------------------------ saving */
+/* Write the plan's tensors and the metadata pairs to path (gan_st_save). */
+static gan_status plan_save(const ck_plan *p, const char *path, const char *const *meta,
+                            size_t nmeta)
+{
+    gan_st_out *t = gan_alloc_zero((p->n ? p->n : 1) * sizeof *t);
+    if (t == NULL) return GAN_E_NOMEM;
+    for (size_t i = 0; i < p->n; i++) {
+        const ck_item *it = &p->items[i];
+        t[i].name = it->name;
+        t[i].dtype = it->dtype;
+        t[i].ndim = it->shape.ndim;
+        for (int d = 0; d < it->shape.ndim; d++) t[i].shape[d] = it->shape.d[d];
+        t[i].data = it->dst;
+    }
+    gan_status st = gan_st_save(path, t, p->n, meta, nmeta);
+    gan_dealloc(t);
+    return st;
+}
+
+gan_status gan_model_save(const gan_model *model, const char *path)
+{
+    GAN_CHECK_NULL(model, "gan_model_save");
+    GAN_CHECK_NULL(path, "gan_model_save");
+    char *arch = NULL;
+    GAN_TRY(gan_arch_text(model, &arch));
+    ck_plan p = {.what = "model"};
+    gan_status st = plan_add_model(&p, model, "");
+    if (st == GAN_OK) {
+        char fmt[16];
+        snprintf(fmt, sizeof fmt, "%d", FORMAT_VERSION);
+        const char *meta[] = {
+            "libgan.format_version", fmt,
+            "libgan.version", gan_version_string(),
+            "libgan.kind", "model",
+            "libgan.arch", arch,
+        };
+        st = plan_save(&p, path, meta, sizeof meta / sizeof meta[0] / 2);
+    }
+    gan_dealloc(p.items);
+    gan_dealloc(arch);
+    return st;
+}
+
+/* ----------------------------------------------------------------- loading */
 static bool shape_matches(const ck_item *it, const gan_st_entry *e)
 {
     if (it->dtype == GAN_ST_I64 && it->shape.ndim == 0) /* a counter: [] or [1] */
@@ -547,33 +554,6 @@ static void write_trainer_text(trainer_text *tt, const gan_trainer *t)
                                w[i]);
 }
 
-/* Per-trainable-tensor slices of an optimizer's state buffers. */
-static void out_add_optim(ck_out *o, const gan_optimizer *opt, const char *prefix)
-{
-    const gan_model *m = opt->model;
-    const float *bufs[2] = {NULL, NULL};
-    const char *names[2];
-    if (opt->cfg.kind == GAN_OPTIM_ADAM) {
-        bufs[0] = opt->state;
-        bufs[1] = opt->state + opt->n;
-        names[0] = "exp_avg.";
-        names[1] = "exp_avg_sq.";
-    } else if (opt->nstate > 0) {
-        bufs[0] = opt->state;
-        names[0] = "momentum_buffer.";
-    }
-    for (int b = 0; b < 2 && bufs[b] != NULL; b++) {
-        char pre[48];
-        snprintf(pre, sizeof pre, "%s%s", prefix, names[b]);
-        for (int i = 0; i < m->nentries; i++) {
-            const gan_model_entry *e = &m->entries[i];
-            const gan_layer_slot *s = &m->layers[e->layer]->slot[e->slot];
-            if (s->is_buffer) continue;
-            out_add(o, pre, e->name, GAN_ST_F32, &s->shape, bufs[b] + (s->value.data - m->params));
-        }
-    }
-}
-
 gan_status gan_trainer_save(const gan_trainer *t, const char *path)
 {
     GAN_CHECK_NULL(t, "gan_trainer_save");
@@ -582,17 +562,12 @@ gan_status gan_trainer_save(const gan_trainer *t, const char *path)
         return gan_fail(GAN_E_STATE, "gan_trainer_save: layers were added to a model after the trainer was created");
     char *arch_g = NULL, *arch_d = NULL;
     trainer_text *tt = gan_alloc(sizeof *tt);
-    ck_out o = {0};
+    ck_plan p = {.what = "trainer"};
     gan_status st = tt ? GAN_OK : GAN_E_NOMEM;
     if (st == GAN_OK) st = gan_arch_text(t->g, &arch_g);
     if (st == GAN_OK) st = gan_arch_text(t->d, &arch_d);
-    if (st == GAN_OK)
-        st = out_reserve(&o, 3 * (model_tensor_bound(t->g) + model_tensor_bound(t->d)) + 1);
+    if (st == GAN_OK) st = plan_add_trainer(&p, t);
     if (st == GAN_OK) {
-        out_add_model(&o, t->g, "G.");
-        out_add_model(&o, t->d, "D.");
-        out_add_optim(&o, t->opt_g, "optG.");
-        out_add_optim(&o, t->opt_d, "optD.");
         write_trainer_text(tt, t);
         char fmt[16];
         snprintf(fmt, sizeof fmt, "%d", FORMAT_VERSION);
@@ -611,9 +586,9 @@ gan_status gan_trainer_save(const gan_trainer *t, const char *path)
             "libgan.epoch", tt->epoch,
             "libgan.rng", tt->rng,
         };
-        st = gan_st_save(path, o.t, o.n, meta, sizeof meta / sizeof meta[0] / 2);
+        st = plan_save(&p, path, meta, sizeof meta / sizeof meta[0] / 2);
     }
-    out_free(&o);
+    gan_dealloc(p.items);
     gan_dealloc(arch_g);
     gan_dealloc(arch_d);
     gan_dealloc(tt);
@@ -800,35 +775,6 @@ static uint64_t model_bytes(const gan_model *m)
     return n;
 }
 
-static gan_status plan_add_optim(ck_plan *p, gan_optimizer *opt, const char *prefix)
-{
-    gan_model *m = opt->model;
-    GAN_TRY(plan_reserve(p, 2 * (size_t)m->nentries));
-    float *bufs[2] = {NULL, NULL};
-    const char *names[2];
-    if (opt->cfg.kind == GAN_OPTIM_ADAM) {
-        bufs[0] = opt->state;
-        bufs[1] = opt->state + opt->n;
-        names[0] = "exp_avg.";
-        names[1] = "exp_avg_sq.";
-    } else if (opt->nstate > 0) {
-        bufs[0] = opt->state;
-        names[0] = "momentum_buffer.";
-    }
-    for (int b = 0; b < 2 && bufs[b] != NULL; b++) {
-        char pre[48];
-        snprintf(pre, sizeof pre, "%s%s", prefix, names[b]);
-        for (int i = 0; i < m->nentries; i++) {
-            const gan_model_entry *e = &m->entries[i];
-            gan_layer_slot *s = &m->layers[e->layer]->slot[e->slot];
-            if (s->is_buffer) continue;
-            plan_add(p, pre, e->name, GAN_ST_F32, &s->shape, bufs[b] + (s->value.data - m->params),
-                     b == 1 ? CK_NONNEG : CK_FINITE, false);
-        }
-    }
-    return GAN_OK;
-}
-
 static gan_status trainer_load_file(gan_trainer **out, const gan_st_file *f)
 {
     GAN_TRY(check_libgan(f, "trainer"));
@@ -854,10 +800,7 @@ static gan_status trainer_load_file(gan_trainer **out, const gan_st_file *f)
         return st;
     }
     ck_plan p = {.what = "trainer"};
-    st = plan_add_model(&p, t->g, "G.");
-    if (st == GAN_OK) st = plan_add_model(&p, t->d, "D.");
-    if (st == GAN_OK) st = plan_add_optim(&p, t->opt_g, "optG.");
-    if (st == GAN_OK) st = plan_add_optim(&p, t->opt_d, "optD.");
+    st = plan_add_trainer(&p, t);
     if (st == GAN_OK) st = plan_load(&p, f);
     gan_dealloc(p.items);
     if (st != GAN_OK) {
