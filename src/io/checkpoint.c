@@ -343,8 +343,44 @@ static gan_status build_from_meta(gan_model **out, const gan_st_file *f, const c
     return gan_fail(GAN_E_FORMAT, "%s: metadata '%s': %s", f->path, key, msg);
 }
 
-static gan_status model_load_file(gan_model **out, const gan_st_file *f)
+/* --- the public load calls: each checks its destination, then reads a
+ * checkpoint from a file or from memory with load_source. */
+
+/* Reads an open checkpoint into dst: model_read, weights_read, trainer_read. */
+typedef gan_status (*ck_reader)(void *dst, const gan_st_file *f);
+
+/* What a public load call reads: the file at `path`, or with from_memory
+ * the `size` bytes at `data`.  `fn` names the call in messages. */
+typedef struct ck_source {
+    const char *fn;
+    const char *path;
+    const void *data;
+    size_t size;
+    bool from_memory;
+} ck_source;
+
+/* Check the source's pointer, open it, read it into dst, close it. */
+static gan_status load_source(const ck_source *src, ck_reader read, void *dst)
 {
+    gan_st_file *f;
+    if (src->from_memory) {
+        const void *data = src->data; /* named as the caller's argument, for the message */
+        GAN_CHECK_NULL(data, src->fn);
+        GAN_TRY(gan_st_open_memory(&f, data, src->size));
+    } else {
+        const char *path = src->path;
+        GAN_CHECK_NULL(path, src->fn);
+        GAN_TRY(gan_st_open(&f, path));
+    }
+    gan_status st = read(dst, f);
+    gan_st_close(f);
+    return st;
+}
+
+/* A new model (dst: gan_model **) from a model checkpoint. */
+static gan_status model_read(void *dst, const gan_st_file *f)
+{
+    gan_model **out = dst;
     GAN_TRY(check_libgan(f, "model"));
     gan_model *m = NULL;
     GAN_TRY(build_from_meta(&m, f, "libgan.arch", f->data_len));
@@ -364,28 +400,24 @@ gan_status gan_model_load(gan_model **out, const char *path)
 {
     GAN_CHECK_NULL(out, "gan_model_load");
     *out = NULL;
-    GAN_CHECK_NULL(path, "gan_model_load");
-    gan_st_file *f;
-    GAN_TRY(gan_st_open(&f, path));
-    gan_status st = model_load_file(out, f);
-    gan_st_close(f);
-    return st;
+    const ck_source src = {.fn = "gan_model_load", .path = path};
+    return load_source(&src, model_read, out);
 }
 
 gan_status gan_model_load_memory(gan_model **out, const void *data, size_t size)
 {
     GAN_CHECK_NULL(out, "gan_model_load_memory");
     *out = NULL;
-    GAN_CHECK_NULL(data, "gan_model_load_memory");
-    gan_st_file *f;
-    GAN_TRY(gan_st_open_memory(&f, data, size));
-    gan_status st = model_load_file(out, f);
-    gan_st_close(f);
-    return st;
+    const ck_source src = {.fn = "gan_model_load_memory", .data = data, .size = size,
+                           .from_memory = true};
+    return load_source(&src, model_read, out);
 }
 
-static gan_status load_weights_file(gan_model *model, const gan_st_file *f)
+/* The weights of an existing model (dst: gan_model *) from a model
+ * checkpoint, libgan's or another program's. */
+static gan_status weights_read(void *dst, const gan_st_file *f)
 {
+    gan_model *model = dst;
     const char *v = gan_st_get_meta(f, "libgan.format_version");
     const char *kind = gan_st_get_meta(f, "libgan.kind");
     if (kind != NULL && strcmp(kind, "trainer") == 0)
@@ -405,23 +437,16 @@ static gan_status load_weights_file(gan_model *model, const gan_st_file *f)
 gan_status gan_model_load_weights(gan_model *model, const char *path)
 {
     GAN_CHECK_NULL(model, "gan_model_load_weights");
-    GAN_CHECK_NULL(path, "gan_model_load_weights");
-    gan_st_file *f;
-    GAN_TRY(gan_st_open(&f, path));
-    gan_status st = load_weights_file(model, f);
-    gan_st_close(f);
-    return st;
+    const ck_source src = {.fn = "gan_model_load_weights", .path = path};
+    return load_source(&src, weights_read, model);
 }
 
 gan_status gan_model_load_weights_memory(gan_model *model, const void *data, size_t size)
 {
     GAN_CHECK_NULL(model, "gan_model_load_weights_memory");
-    GAN_CHECK_NULL(data, "gan_model_load_weights_memory");
-    gan_st_file *f;
-    GAN_TRY(gan_st_open_memory(&f, data, size));
-    gan_status st = load_weights_file(model, f);
-    gan_st_close(f);
-    return st;
+    const ck_source src = {.fn = "gan_model_load_weights_memory", .data = data, .size = size,
+                           .from_memory = true};
+    return load_source(&src, weights_read, model);
 }
 
 /* -------------------------------------------------------------- inspection */
@@ -775,8 +800,10 @@ static uint64_t model_bytes(const gan_model *m)
     return n;
 }
 
-static gan_status trainer_load_file(gan_trainer **out, const gan_st_file *f)
+/* A new trainer (dst: gan_trainer **) from a trainer checkpoint. */
+static gan_status trainer_read(void *dst, const gan_st_file *f)
 {
+    gan_trainer **out = dst;
     GAN_TRY(check_libgan(f, "trainer"));
     trainer_meta tm;
     GAN_TRY(parse_trainer_meta(f, &tm));
@@ -820,22 +847,15 @@ gan_status gan_trainer_load(gan_trainer **out, const char *path)
 {
     GAN_CHECK_NULL(out, "gan_trainer_load");
     *out = NULL;
-    GAN_CHECK_NULL(path, "gan_trainer_load");
-    gan_st_file *f;
-    GAN_TRY(gan_st_open(&f, path));
-    gan_status st = trainer_load_file(out, f);
-    gan_st_close(f);
-    return st;
+    const ck_source src = {.fn = "gan_trainer_load", .path = path};
+    return load_source(&src, trainer_read, out);
 }
 
 gan_status gan_trainer_load_memory(gan_trainer **out, const void *data, size_t size)
 {
     GAN_CHECK_NULL(out, "gan_trainer_load_memory");
     *out = NULL;
-    GAN_CHECK_NULL(data, "gan_trainer_load_memory");
-    gan_st_file *f;
-    GAN_TRY(gan_st_open_memory(&f, data, size));
-    gan_status st = trainer_load_file(out, f);
-    gan_st_close(f);
-    return st;
+    const ck_source src = {.fn = "gan_trainer_load_memory", .data = data, .size = size,
+                           .from_memory = true};
+    return load_source(&src, trainer_read, out);
 }
