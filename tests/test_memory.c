@@ -122,6 +122,76 @@ START_TEST(in_place_activations_change_nothing)
 }
 END_TEST
 
+/* dense (8 -> 16) -> leaky_relu -> dense (16 -> 4) -> tanh: dense backward
+ * never reads its output, so both activations run in place; results equal
+ * the layers run one by one with buffers of their own, bit for bit. */
+START_TEST(activations_after_dense_run_in_place)
+{
+    const int64_t n = 3, width[5] = {8, 16, 16, 4, 4};
+    gan_layer *solo[4], *mine[4];
+    for (int k = 0; k < 2; k++) {
+        gan_layer **l = k ? mine : solo;
+        TU_OK(gan_layer_dense(&l[0], 8, 16, 1));
+        TU_OK(gan_layer_leaky_relu(&l[1], 0.2f));
+        TU_OK(gan_layer_dense(&l[2], 16, 4, 1));
+        TU_OK(gan_layer_tanh(&l[3]));
+    }
+    gan_model *m = NULL;
+    TU_OK(gan_model_create(&m, 1, &width[0]));
+    for (int i = 0; i < 4; i++) TU_OK(gan_model_add(m, mine[i]));
+    gan_rng *rng = NULL;
+    TU_OK(gan_rng_create(&rng, 5));
+    TU_OK(gan_model_init(m, GAN_INIT_PYTORCH, rng));
+    gan_tensor *t[5], *g[5];
+    for (int i = 0; i < 5; i++) {
+        t[i] = tu_tensor(2, n, width[i], 0, 0);
+        g[i] = tu_tensor(2, n, width[i], 0, 0);
+    }
+    uint64_t s = 7;
+    for (int64_t i = 0; i < gan_tensor_numel(t[0]); i++) gan_tensor_data(t[0])[i] = frand(&s);
+    for (int64_t i = 0; i < gan_tensor_numel(g[4]); i++) gan_tensor_data(g[4])[i] = frand(&s);
+    int k = 0; /* the solo layers get the model's initial weights */
+    for (int i = 0; i < 4; i++) {
+        TU_OK(gan_layer_attach(solo[i], 1, &width[i]));
+        for (int j = 0; j < gan_layer_tensor_count(solo[i]); j++, k++) {
+            gan_tensor *dst, *src;
+            TU_OK(gan_layer_tensor(solo[i], j, NULL, &dst, NULL));
+            TU_OK(gan_model_tensor(m, k, NULL, &src, NULL));
+            TU_OK(gan_tensor_copy(dst, src));
+        }
+        TU_OK(gan_layer_forward(solo[i], t[i], t[i + 1]));
+    }
+    for (int i = 3; i >= 0; i--) TU_OK(gan_layer_backward(solo[i], g[i + 1], g[i]));
+
+    const gan_tensor *y, *dx;
+    TU_OK(gan_model_forward(m, t[0], &y));
+    ck_assert_mem_eq(gan_tensor_cdata(y), gan_tensor_cdata(t[4]), (size_t)n * 4 * sizeof(float));
+    TU_OK(gan_model_backward(m, g[4], &dx));
+    ck_assert_mem_eq(gan_tensor_cdata(dx), gan_tensor_cdata(g[0]), (size_t)n * 8 * sizeof(float));
+    k = 0; /* and the same parameter gradients */
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < gan_layer_tensor_count(solo[i]); j++, k++) {
+            gan_tensor *want, *got;
+            TU_OK(gan_layer_tensor(solo[i], j, NULL, NULL, &want));
+            TU_OK(gan_model_tensor(m, k, NULL, NULL, &got));
+            ck_assert_mem_eq(gan_tensor_cdata(got), gan_tensor_cdata(want),
+                             (size_t)gan_tensor_numel(want) * sizeof(float));
+        }
+    /* dense 1 out (leaky_relu in place), dense 2 out (tanh in place), two
+     * gradient buffers of the largest inner output, dL/dinput */
+    gan_memory_info info = {.struct_size = sizeof info};
+    TU_OK(gan_model_memory(m, &info));
+    ck_assert_uint_eq(info.activations, (size_t)n * (16 + 4 + 2 * 16 + 8) * sizeof(float));
+    for (int i = 0; i < 5; i++) {
+        gan_tensor_free(t[i]);
+        gan_tensor_free(g[i]);
+    }
+    for (int i = 0; i < 4; i++) gan_layer_free(solo[i]);
+    gan_rng_free(rng);
+    gan_model_free(m);
+}
+END_TEST
+
 START_TEST(trainer_memory_breakdown)
 {
     gan_model *g = NULL, *d = NULL;
@@ -168,6 +238,7 @@ Suite *suite_memory(void)
     TCase *tc = tcase_create("memory");
     tcase_add_test(tc, model_memory_counts_exactly);
     tcase_add_test(tc, in_place_activations_change_nothing);
+    tcase_add_test(tc, activations_after_dense_run_in_place);
     tcase_add_test(tc, trainer_memory_breakdown);
     suite_add_tcase(s, tc);
     return s;

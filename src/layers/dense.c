@@ -82,6 +82,14 @@ static int dense_describe(const gan_layer *l, char *buf, size_t cap)
                     (long long)out_features(l), has_bias(l) ? 1 : 0);
 }
 
+/* backward reads x, never y: an activation after a dense layer may run in
+ * place */
+static unsigned dense_traits(const gan_layer *l)
+{
+    (void)l;
+    return GAN_LAYER_BWD_NO_Y;
+}
+
 static const gan_layer_ops dense_ops = {
     .kind = "dense",
     .attach = dense_attach,
@@ -92,6 +100,7 @@ static const gan_layer_ops dense_ops = {
     .set = NULL,
     .describe = dense_describe,
     .destroy = NULL,
+    .traits = dense_traits,
 };
 
 gan_status gan_layer_dense(gan_layer **out, int in_features, int out_features, int bias)
