@@ -13,8 +13,8 @@
  * In-place layers: act[i] is act[i-1] itself when layer i may run over its
  * input (GAN_LAYER_IN_PLACE: relu, tanh, ... whose backward reads only their
  * output) and layer i-1's backward never reads its own output
- * (GAN_LAYER_BWD_NO_Y: conv, batchnorm).  A DCGAN's every activation then
- * costs no buffer of its own. */
+ * (GAN_LAYER_BWD_NO_Y: dense, conv, batchnorm).  Every activation of a
+ * DCGAN or an MLP then costs no buffer of its own. */
 #include "nn.h"
 #include "core/pool.h"
 #include "core/simd.h"
