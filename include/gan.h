@@ -468,7 +468,9 @@ GAN_API void gan_optimizer_free(gan_optimizer *opt);
  * A frozen model is left untouched (GAN_OK; moments and step count too).
  * GAN_E_NUMERIC if a gradient or an updated value would be NaN/Inf: nothing
  * is changed then.  GAN_E_STATE if layers were added to the model after the
- * optimizer was created. */
+ * optimizer was created.  Models of 32 K parameters or more are updated on
+ * libgan's thread pool (gan_set_num_threads); the result is bitwise the same
+ * for every thread count. */
 GAN_API gan_status gan_optimizer_step(gan_optimizer *opt);
 /* Change the learning rate for later steps (a schedule, or a retry after
  * GAN_E_NUMERIC).  GAN_E_INVALID unless lr is finite and > 0. */

@@ -25,7 +25,7 @@ VALGRIND_FLAGS ?= --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=d
 # cases, whose forked children _exit holding the parent's heap (valgrind
 # reports that as the child's leak) or are killed on purpose.  ASan runs
 # them all.  This list takes about ten minutes on two cores.
-VALGRIND_RUNS ?= core layers conv model idx memory parallel allocfail badinput determinism \
+VALGRIND_RUNS ?= core layers conv model optim_fast arch idx memory parallel allocfail badinput determinism \
                  trainer:trainer tool checkpoint:round_trip \
                  checkpoint:pytorch checkpoint:arch_text checkpoint:hostile
 
