@@ -617,8 +617,9 @@ typedef struct gan_memory_info {
     size_t buffers;     /* non-trainable state: batch norm running stats     */
     size_t optimizer;   /* optimizer state, e.g. Adam's two moments (trainer) */
     size_t activations; /* forward outputs and backward gradient buffers     */
-    size_t scratch;     /* layers' working memory: im2col columns, per-thread
-                           partial weight gradients                          */
+    size_t scratch;     /* layers' working memory (im2col columns, per-thread
+                           partial weight gradients): one arena per model,
+                           the largest any of its layers needs             */
     size_t other;       /* trainer: noise and loss-gradient buffers and the
                            snapshot that a GAN_E_NUMERIC step rolls back to  */
     size_t total;       /* the sum of the fields above                       */

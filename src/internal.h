@@ -101,8 +101,9 @@ typedef struct gan_layer_ops {
      * mismatch return gan_fail(GAN_E_SHAPE, ...) naming layer, expected and
      * actual shapes. */
     gan_status (*attach)(gan_layer *l, const gan_shape *in, gan_shape *out);
-    /* Size scratch for `batch` samples (called only when batch grows); may
-     * be NULL when the kind needs no scratch. */
+    /* Plan scratch for `batch` samples (called only when batch grows): the
+     * owner then provides scratch_bytes(l) in l->scratch.  May be NULL when
+     * the kind needs no scratch. */
     gan_status (*reserve)(gan_layer *l, int64_t batch);
     /* y (N, out...) = f(x (N, in...)). */
     void (*forward)(gan_layer *l, float *y, const float *x, int64_t n);
@@ -117,13 +118,13 @@ typedef struct gan_layer_ops {
     /* One line of architecture text without newline, snprintf semantics:
      * "conv2d in=1 out=64 k=4x4 s=2 p=1 bias=0". */
     int (*describe)(const gan_layer *l, char *buf, size_t cap);
-    /* Free kind-specific memory (scratch, impl); NULL if none. */
+    /* Free kind-specific memory (impl); NULL if none. */
     void (*destroy)(gan_layer *l);
     /* GAN_LAYER_* trait bits of this layer as configured (what a model's
      * buffer planning may do with it); NULL: none. */
     unsigned (*traits)(const gan_layer *l);
-    /* Bytes of kind-specific scratch the layer holds now (reported by
-     * gan_model_memory); NULL: none. */
+    /* Bytes of scratch the layer needs in l->scratch for its reserved batch
+     * (its owner provides them); NULL: none. */
     size_t (*scratch_bytes)(const gan_layer *l);
 } gan_layer_ops;
 
@@ -159,6 +160,13 @@ struct gan_layer {
     float *buffer_storage;
     int64_t num_batches_tracked; /* batchnorm's counter (PyTorch I64)   */
     int64_t reserved_batch;      /* scratch is sized for this many      */
+    /* Scratch the layer uses only during its own forward or backward call
+     * (ops->scratch_bytes of it): the owning model's arena, shared by all
+     * its layers, or own_scratch for a standalone layer.  Set by whoever
+     * called gan_layer_reserve, before the layer runs. */
+    void *scratch;
+    void *own_scratch;
+    size_t own_scratch_bytes;
     /* What forward recorded for backward (standalone use). */
     const float *saved_x;
     const float *saved_y;
@@ -180,8 +188,10 @@ void gan_layer_add_slot(gan_layer *l, const char *name, int ndim, const int64_t 
 gan_status gan_layer_finish(gan_layer *l, gan_layer **out);
 /* Free a layer regardless of its owner (models use this). */
 void gan_layer_destroy(gan_layer *l);
-/* Reserve scratch for n samples if needed (calls ops->reserve). */
+/* Plan scratch for n samples if needed (calls ops->reserve); the caller
+ * then provides gan_layer_scratch_need(l) bytes in l->scratch. */
 gan_status gan_layer_reserve(gan_layer *l, int64_t n);
+size_t gan_layer_scratch_need(const gan_layer *l);
 /* Fill helpers used by init functions. */
 void gan_fill_normal(float *p, int64_t n, float mean, float std, gan_rng *rng);
 void gan_fill_uniform(float *p, int64_t n, float lo, float hi, gan_rng *rng);

@@ -49,8 +49,12 @@ static void free_plan(gan_model *m)
     gan_dealloc(m->gbuf[0]);
     gan_dealloc(m->gbuf[1]);
     gan_dealloc(m->dxbuf);
+    gan_dealloc(m->scratch);
+    for (int i = 0; i < m->nlayers; i++) m->layers[i]->scratch = NULL;
     m->act = NULL;
     m->gbuf[0] = m->gbuf[1] = m->dxbuf = NULL;
+    m->scratch = NULL;
+    m->scratch_bytes = 0;
     m->planned = 0;
     m->saved_n = 0;
 }
@@ -204,6 +208,9 @@ gan_status gan_model_add(gan_model *m, gan_layer *l)
         e->slot = s;
     }
     free_plan(m); /* shapes changed: plan again at the next forward */
+    gan_dealloc(l->own_scratch); /* the model's arena serves it from now on */
+    l->own_scratch = l->scratch = NULL;
+    l->own_scratch_bytes = 0;
     m->layers[m->nlayers++] = l;
     if (add > 0) {
         gan_dealloc(m->params);
@@ -307,23 +314,34 @@ gan_status gan_model_plan(gan_model *m, int64_t n)
     if ((g0 = gan_alloc_floats(n * largest)) == NULL || (g1 = gan_alloc_floats(n * largest)) == NULL ||
         (dx = gan_alloc_floats(n * gan_shape_numel(&m->in))) == NULL)
         goto nomem;
-    for (int i = 0; i < L; i++) {
-        gan_status st = gan_layer_reserve(m->layers[i], n);
-        if (st != GAN_OK) {
-            m->saved_n = 0; /* layers 0..i-1 replaced the scratch a pending backward needs */
-            free_acts(act, L);
-            gan_dealloc(act);
-            gan_dealloc(g0);
-            gan_dealloc(g1);
-            gan_dealloc(dx);
-            return st;
-        }
+    size_t need = 0; /* the largest layer scratch: one arena serves them all */
+    void *scratch = NULL;
+    gan_status st = GAN_OK;
+    for (int i = 0; i < L && st == GAN_OK; i++) {
+        st = gan_layer_reserve(m->layers[i], n);
+        size_t b = gan_layer_scratch_need(m->layers[i]);
+        if (b > need) need = b;
+    }
+    if (st == GAN_OK && need > 0 && (scratch = gan_alloc(need)) == NULL)
+        st = gan_fail(GAN_E_NOMEM, "gan_model_forward: out of memory for %zu bytes of scratch",
+                      need);
+    if (st != GAN_OK) {
+        m->saved_n = 0; /* layers may have re-planned the scratch a pending backward needs */
+        free_acts(act, L);
+        gan_dealloc(act);
+        gan_dealloc(g0);
+        gan_dealloc(g1);
+        gan_dealloc(dx);
+        return st;
     }
     free_plan(m);
     m->act = act;
     m->gbuf[0] = g0;
     m->gbuf[1] = g1;
     m->dxbuf = dx;
+    m->scratch = scratch;
+    m->scratch_bytes = need;
+    for (int i = 0; i < L; i++) m->layers[i]->scratch = scratch;
     m->planned = n;
     return GAN_OK;
 
@@ -573,10 +591,7 @@ void gan_model_memory_of(const gan_model *m, gan_memory_info *r)
     memset(r, 0, sizeof *r);
     r->parameters = r->gradients = (size_t)m->nparams * sizeof(float);
     r->buffers = (size_t)gan_model_buffer_floats(m) * sizeof(float);
-    for (int i = 0; i < m->nlayers; i++) {
-        const gan_layer *l = m->layers[i];
-        if (l->ops->scratch_bytes) r->scratch += l->ops->scratch_bytes(l);
-    }
+    r->scratch = m->scratch_bytes;
     if (m->act == NULL) return;
     int64_t floats = m->planned * gan_shape_numel(&m->in), largest = 1; /* dxbuf */
     for (int i = 0; i < m->nlayers; i++) {

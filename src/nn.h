@@ -40,6 +40,10 @@ struct gan_model {
     float *dxbuf;               /* (planned, in...) dL/dinput                */
     gan_tensor y_view;          /* (n, out...) over act[nlayers - 1]         */
     gan_tensor dx_view;         /* (n, in...) over dxbuf                     */
+    /* One scratch arena for all layers (each uses it only during its own
+     * call): the largest gan_layer_scratch_need at the planned batch. */
+    void *scratch;
+    size_t scratch_bytes;
     /* What the last forward saw (backward needs it). */
     const float *saved_x;       /* caller's x: must stay alive until backward */
     int64_t saved_n;            /* 0: no forward since the last plan change   */

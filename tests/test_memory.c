@@ -192,6 +192,35 @@ START_TEST(activations_after_dense_run_in_place)
 }
 END_TEST
 
+/* All layers of a model share one scratch arena (each uses it only during
+ * its own call): two identical convolutions need no more than one. */
+START_TEST(layers_share_one_scratch_arena)
+{
+    const int64_t in[3] = {4, 8, 8}, n = 6;
+    size_t scratch[2];
+    for (int k = 0; k < 2; k++) {
+        gan_model *m = NULL;
+        TU_OK(gan_model_create(&m, 3, in));
+        for (int i = 0; i <= k; i++) {
+            gan_layer *l = NULL;
+            TU_OK(gan_layer_conv2d(&l, 4, 4, 3, 3, 1, 1, 0));
+            TU_OK(gan_model_add(m, l));
+        }
+        gan_tensor *x = tu_tensor(4, n, 4, 8, 8);
+        const gan_tensor *y, *dx;
+        TU_OK(gan_model_forward(m, x, &y));
+        TU_OK(gan_model_backward(m, y, &dx));
+        gan_memory_info info = {.struct_size = sizeof info};
+        TU_OK(gan_model_memory(m, &info));
+        scratch[k] = info.scratch;
+        gan_tensor_free(x);
+        gan_model_free(m);
+    }
+    ck_assert_uint_gt(scratch[0], 0);
+    ck_assert_uint_eq(scratch[1], scratch[0]);
+}
+END_TEST
+
 START_TEST(trainer_memory_breakdown)
 {
     gan_model *g = NULL, *d = NULL;
@@ -239,6 +268,7 @@ Suite *suite_memory(void)
     tcase_add_test(tc, model_memory_counts_exactly);
     tcase_add_test(tc, in_place_activations_change_nothing);
     tcase_add_test(tc, activations_after_dense_run_in_place);
+    tcase_add_test(tc, layers_share_one_scratch_arena);
     tcase_add_test(tc, trainer_memory_breakdown);
     suite_add_tcase(s, tc);
     return s;

@@ -348,12 +348,6 @@ static unsigned bn_traits(const gan_layer *l)
     return GAN_LAYER_BWD_NO_Y;
 }
 
-/* mean and rstd of the last forward */
-static size_t bn_scratch_bytes(const gan_layer *l)
-{
-    return 2 * (size_t)channels(l) * sizeof(double);
-}
-
 static const gan_layer_ops bn_ops = {
     .kind = "batchnorm",
     .attach = bn_attach,
@@ -365,7 +359,8 @@ static const gan_layer_ops bn_ops = {
     .describe = bn_describe,
     .destroy = bn_destroy,
     .traits = bn_traits,
-    .scratch_bytes = bn_scratch_bytes,
+    /* no scratch: the statistics of the last forward (2 C doubles, kept
+     * for backward) live in impl */
 };
 
 gan_status gan_layer_batchnorm(gan_layer **out, int num_features)

@@ -202,31 +202,15 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
     chunks = (chunks + dw_tasks - 1) / dw_tasks * dw_tasks;
     const int64_t chunk = (batch + chunks - 1) / chunks; /* >= 1 */
     const int64_t work_offset = chunk * p * floats_per_column;
-    const int64_t slot = work_offset + gan_im2col_work_floats(g, chunk);
-    const int64_t total_dw = (dw_tasks - 1) * dw_floats;
-    int64_t probe[2] = {threads, slot};
-    GAN_TRY(gan_shape_check(2, probe, what));
-    float *scratch = gan_alloc_floats(threads * slot);
-    float *dw_part = total_dw > 0 ? gan_alloc_floats(total_dw) : NULL;
-    if (scratch == NULL || (total_dw > 0 && dw_part == NULL)) {
-        gan_dealloc(scratch);
-        gan_dealloc(dw_part);
-        return gan_fail(GAN_E_NOMEM, "%s: out of memory for %d x %lld floats of scratch", what,
-                        threads, (long long)slot);
-    }
-    gan_lowering_free(lw);
+    /* slots start on 64-byte lines: no two threads write one line */
+    const int64_t slot = (work_offset + gan_im2col_work_floats(g, chunk) + 15) / 16 * 16;
+    int64_t probe[3] = {threads, slot, 1}, dw_probe[3] = {dw_tasks, dw_floats, 1};
+    GAN_TRY(gan_shape_check(3, probe, what));
+    GAN_TRY(gan_shape_check(3, dw_probe, what));
     *lw = (gan_lowering){.chunk = chunk, .threads = threads, .dw_tasks = dw_tasks,
                          .task_chunks = chunks / dw_tasks, .slot_floats = slot,
-                         .work_offset = work_offset, .scratch = scratch,
-                         .dw_floats = dw_floats, .dw_part = dw_part};
+                         .work_offset = work_offset, .dw_floats = dw_floats};
     return GAN_OK;
-}
-
-void gan_lowering_free(gan_lowering *lw)
-{
-    gan_dealloc(lw->scratch);
-    gan_dealloc(lw->dw_part);
-    *lw = (gan_lowering){0};
 }
 
 size_t gan_lowering_bytes(const gan_lowering *lw)
@@ -234,6 +218,12 @@ size_t gan_lowering_bytes(const gan_lowering *lw)
     return ((size_t)lw->threads * (size_t)lw->slot_floats +
             (size_t)(lw->dw_tasks > 0 ? lw->dw_tasks - 1 : 0) * (size_t)lw->dw_floats) *
            sizeof(float);
+}
+
+void gan_lowering_bind(gan_lowering *lw, void *scratch)
+{
+    lw->scratch = scratch;
+    lw->dw_part = lw->scratch + (int64_t)lw->threads * lw->slot_floats;
 }
 
 float *gan_lowering_slot(const gan_lowering *lw, int thread)
@@ -433,7 +423,8 @@ gan_conv_task gan_conv_task_begin(const void *job, int t, int ntasks, int thread
 
 void gan_conv_forward(gan_layer *l, gan_task_fn task, float *y, const float *x, int64_t n)
 {
-    const gan_conv *c = l->impl;
+    gan_conv *c = l->impl;
+    gan_lowering_bind(&c->lw, l->scratch);
     gan_conv_job j = {.l = l, .out = y, .x = x, .n = n};
     gan_parallel(task, &j, gan_lowering_tasks(&c->lw, n, false), c->lw.threads);
 }
@@ -442,7 +433,8 @@ void gan_conv_backward(gan_layer *l, gan_task_fn task, float *dx, const float *d
                        const float *x, int64_t n, bool param_grads)
 {
     if (dx == NULL && !param_grads) return;
-    const gan_conv *c = l->impl;
+    gan_conv *c = l->impl;
+    gan_lowering_bind(&c->lw, l->scratch);
     gan_conv_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
     gan_parallel(task, &j, gan_lowering_tasks(&c->lw, n, param_grads), c->lw.threads);
     if (!param_grads) return;
@@ -484,7 +476,6 @@ void gan_conv_destroy(gan_layer *l)
 {
     gan_conv *c = l->impl;
     if (c == NULL) return;
-    gan_lowering_free(&c->lw);
     gan_dealloc(c);
     l->impl = NULL;
 }

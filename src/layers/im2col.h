@@ -79,24 +79,29 @@ typedef struct gan_lowering {
     int threads;         /* scratch slots (the pool size at reserve time) */
     int dw_tasks;        /* tasks of a backward that sums dW              */
     int64_t task_chunks; /* chunks per dW task                            */
-    int64_t slot_floats; /* scratch floats per slot                       */
+    int64_t slot_floats; /* scratch floats per slot (a multiple of 16)    */
     int64_t work_offset; /* where im2col's work buffer starts in a slot   */
-    float *scratch;      /* (threads, slot_floats)                        */
     int64_t dw_floats;   /* floats of the weight gradient                 */
-    float *dw_part;      /* (dw_tasks - 1, dw_floats) partial weight grads */
+    /* In the layer's scratch (l->scratch, bound by gan_lowering_bind for
+     * each call): (threads, slot_floats), then the partial weight
+     * gradients (dw_tasks - 1, dw_floats). */
+    float *scratch;
+    float *dw_part;
 } gan_lowering;
 
-/* Size the scratch for `batch` samples of `p` positions each, needing per
+/* Plan the scratch for `batch` samples of `p` positions each, needing per
  * thread `floats_per_column` floats per GEMM column plus im2col's work
- * buffer for geometry g, and partial weight gradients of `dw_floats`.  New
- * buffers are allocated before the old ones go, so a failure leaves lw as it
- * was.  `what` names the layer. */
+ * buffer for geometry g, and partial weight gradients of `dw_floats`.
+ * Allocates nothing: the layer's owner provides gan_lowering_bytes of
+ * scratch.  `what` names the layer. */
 gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
                                 int64_t floats_per_column, const gan_conv_geom *g,
                                 int64_t dw_floats, const char *what);
-void gan_lowering_free(gan_lowering *lw);
-/* Bytes held by lw (scratch and partial gradients). */
+/* Bytes of scratch lw needs (per-thread slots and partial gradients). */
 size_t gan_lowering_bytes(const gan_lowering *lw);
+/* Point lw's slots and partials into `scratch` (64-byte aligned, at least
+ * gan_lowering_bytes). */
+void gan_lowering_bind(gan_lowering *lw, void *scratch);
 /* Thread `thread`'s scratch: chunk*p*floats_per_column floats, then
  * im2col's work buffer at gan_lowering_work. */
 float *gan_lowering_slot(const gan_lowering *lw, int thread);

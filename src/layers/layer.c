@@ -28,6 +28,7 @@ void gan_layer_destroy(gan_layer *l)
 {
     if (l == NULL) return;
     if (l->ops->destroy) l->ops->destroy(l);
+    gan_dealloc(l->own_scratch);
     gan_dealloc(l->param_storage);
     gan_dealloc(l->buffer_storage);
     gan_dealloc(l);
@@ -90,6 +91,28 @@ gan_status gan_layer_reserve(gan_layer *l, int64_t n)
     if (n <= l->reserved_batch) return GAN_OK;
     if (l->ops->reserve) GAN_TRY(l->ops->reserve(l, n));
     l->reserved_batch = n;
+    return GAN_OK;
+}
+
+size_t gan_layer_scratch_need(const gan_layer *l)
+{
+    return l->ops->scratch_bytes ? l->ops->scratch_bytes(l) : 0;
+}
+
+/* A standalone layer keeps scratch of its own (grown, never shrunk). */
+static gan_status own_scratch(gan_layer *l)
+{
+    const size_t need = gan_layer_scratch_need(l);
+    if (need > l->own_scratch_bytes) {
+        void *p = gan_alloc(need);
+        if (p == NULL)
+            return gan_fail(GAN_E_NOMEM, "%s layer: out of memory for %zu bytes of scratch",
+                            l->ops->kind, need);
+        gan_dealloc(l->own_scratch);
+        l->own_scratch = p;
+        l->own_scratch_bytes = need;
+    }
+    l->scratch = l->own_scratch;
     return GAN_OK;
 }
 
@@ -191,6 +214,7 @@ gan_status gan_layer_forward(gan_layer *l, const gan_tensor *x, gan_tensor *y)
     if (x->data == y->data)
         return gan_fail(GAN_E_INVALID, "%s: x and y must not share storage", fn);
     GAN_TRY(gan_layer_reserve(l, n));
+    GAN_TRY(own_scratch(l));
     l->ops->forward(l, y->data, x->data, n);
     l->saved_x = x->data;
     l->saved_y = y->data;
