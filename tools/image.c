@@ -209,7 +209,7 @@ static int scan(name_list *l, const char *dir, int depth)
 }
 
 /* Centre-crop the (ih, iw, c) pixels to a square and resize into (h, w, c). */
-static int crop_resize(unsigned char *dst, const unsigned char *src, int iw, int ih, int c,
+int crop_resize(unsigned char *dst, const unsigned char *src, int iw, int ih, int c,
                        int h, int w)
 {
     int side = iw < ih ? iw : ih;
@@ -218,7 +218,7 @@ static int crop_resize(unsigned char *dst, const unsigned char *src, int iw, int
 }
 
 /* (h, w, c) bytes -> (c, h, w) floats in [-1, 1] */
-static void to_chw(float *dst, const unsigned char *src, int c, int h, int w)
+void to_chw(float *dst, const unsigned char *src, int c, int h, int w)
 {
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < h * w; i++) dst[(int64_t)ch * h * w + i] = src[i * c + ch] / 127.5f - 1.0f;

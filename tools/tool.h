@@ -65,6 +65,11 @@ int cmd_info(int argc, char **argv);
 /* --------------------------------------------------------------- images */
 /* Samples as 8-bit pixels: x in [-1, 1] -> round((x + 1) * 127.5), clamped. */
 unsigned char pixel_u8(float x);
+/* Centre-crop (ih, iw, c) pixels to a square and resize into (h, w, c);
+ * 0 on success. */
+int crop_resize(unsigned char *dst, const unsigned char *src, int iw, int ih, int c, int h, int w);
+/* (h, w, c) bytes -> (c, h, w) floats in [-1, 1] */
+void to_chw(float *dst, const unsigned char *src, int c, int h, int w);
 
 /* Write n images (n, c, h, w) floats in [-1, 1] as one PNG grid of `cols`
  * columns (0: near-square), 2-pixel gaps.  c is 1 (grey) or 3 (RGB).

@@ -19,24 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <stb_image_resize.h>
-
 /* ---- reference: tools/image.c's convert_images before per-batch loading
- * (commit dc4b9f8), with its two helpers; only the names are changed. */
-static int ref_crop_resize(unsigned char *dst, const unsigned char *src, int iw, int ih, int c,
-                           int h, int w)
-{
-    int side = iw < ih ? iw : ih;
-    const unsigned char *origin = src + ((size_t)((ih - side) / 2) * iw + (iw - side) / 2) * c;
-    return stbir_resize_uint8(origin, side, side, iw * c, dst, w, h, 0, c) ? 0 : 1;
-}
-
-static void ref_to_chw(float *dst, const unsigned char *src, int c, int h, int w)
-{
-    for (int ch = 0; ch < c; ch++)
-        for (int i = 0; i < h * w; i++) dst[(int64_t)ch * h * w + i] = src[i * c + ch] / 127.5f - 1.0f;
-}
-
+ * (commit dc4b9f8); it uses the tool's per-image helpers (crop_resize,
+ * to_chw), which that change left as they were. */
 static int ref_convert_images(gan_tensor **out, const gan_tensor *x, int c, int h, int w)
 {
     *out = NULL;
@@ -64,8 +49,8 @@ static int ref_convert_images(gan_tensor **out, const gan_tensor *x, int c, int 
                 src[i] = pixel_u8(l);
             }
         }
-        ref_crop_resize(dst, src, w0, h0, c, h, w);
-        ref_to_chw(gan_tensor_data(y) + k * c * h * w, dst, c, h, w);
+        crop_resize(dst, src, w0, h0, c, h, w);
+        to_chw(gan_tensor_data(y) + k * c * h * w, dst, c, h, w);
     }
     free(src);
     free(dst);
