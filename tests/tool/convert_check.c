@@ -1,8 +1,8 @@
 /* convert_check.c — `gan train` converts IDX images to the model's input
  * one batch at a time; before, it converted the whole data set once when
  * loading it.  This program checks that both give the same batches, bit for
- * bit: it links the tool's image code (tools/image.c) and keeps a verbatim
- * copy of the old whole-data-set conversion as the reference.
+ * bit: it links the tool's image code (tools/image.c) and keeps the old
+ * whole-data-set conversion loop as the reference.
  *
  *   convert_check IMAGES C H W BATCH SEED
  *
