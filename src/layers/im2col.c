@@ -27,15 +27,24 @@ int64_t gan_im2col_work_floats(const gan_conv_geom *g, int64_t n)
     return n * plane_stride(g);
 }
 
+/* d[i] = s[i] for i < n, inline (rows here are 7-28 floats: a call to
+ * memcpy per row cost more than the copy) */
+GAN_INLINE void copy_floats(float *d, const float *s, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) gan_v4_store(d + i, gan_v4_load(s + i));
+    for (; i < n; i++) d[i] = s[i];
+}
+
 /* pp (H + 2p, W + 2p) = plane (H, W) with `pad` zeros around it */
-static void pad_plane(float *pp, const float *plane, const gan_conv_geom *g)
+GAN_INLINE void pad_plane(float *pp, const float *plane, const gan_conv_geom *g)
 {
     const int64_t p = g->pad, h = g->height, w = g->width, wp = w + 2 * p;
     memset(pp, 0, (size_t)(p * wp + p) * sizeof(float));
     for (int64_t iy = 0; iy < h; iy++) {
         float *row = pp + (iy + p) * wp + p; /* (W) plus 2p zeros after it */
-        memcpy(row, plane + iy * w, (size_t)w * sizeof(float));
-        memset(row + w, 0, (size_t)(2 * p) * sizeof(float));
+        copy_floats(row, plane + iy * w, w);
+        for (int64_t i = w; i < w + 2 * p; i++) row[i] = 0.0f;
     }
     memset(pp + (h + p) * wp + p, 0, (size_t)(plane_stride(g) - (h + p) * wp - p) * sizeof(float));
 }
@@ -70,6 +79,23 @@ static inline void copy_tap(float *dst, const float *src, int64_t s, int64_t wp,
         for (int64_t ox = 0; ox < wo; ox++) dst[ox] = src[ox * s];
 }
 
+/* Stride 2, two neighbouring taps kj and kj + 1 from the same loads:
+ * a (Ho, Wo) = src[2 oy wp + 2 ox], b (Ho, Wo) = src[2 oy wp + 2 ox + 1]
+ * (the even and the odd lanes of eight consecutive values; Wo >= 4) */
+static inline void copy_tap_pair_s2(float *a, float *b, const float *src, int64_t wp, int64_t ho,
+                                    int64_t wo)
+{
+    for (int64_t oy = 0; oy < ho; oy++, src += 2 * wp, a += wo, b += wo) {
+        for (int64_t ox = 0;; ox += 4) {
+            if (ox > wo - 4) ox = wo - 4; /* the last step overlaps the one before */
+            const gan_v4 lo = gan_v4_load(src + 2 * ox), hi = gan_v4_load(src + 2 * ox + 4);
+            gan_v4_store(a + ox, GAN_V4_SHUFFLE2(lo, hi, 0, 2, 4, 6));
+            gan_v4_store(b + ox, GAN_V4_SHUFFLE2(lo, hi, 1, 3, 5, 7));
+            if (ox == wo - 4) break;
+        }
+    }
+}
+
 /* dst[oy*s*wp + ox*s] += src (Ho, Wo): one window tap into the padded plane */
 static inline void add_tap(float *dst, const float *src, int64_t s, int64_t wp, int64_t ho,
                            int64_t wo)
@@ -91,6 +117,28 @@ static inline void add_tap(float *dst, const float *src, int64_t s, int64_t wp, 
     }
 }
 
+/* Stride 2, two neighbouring taps into the padded plane at once:
+ * dst[2 oy wp + 2 ox] += a (Ho, Wo) and dst[2 oy wp + 2 ox + 1] += b; the
+ * two taps never meet on one element, so each element receives the same
+ * additions in the same order as tap by tap */
+static inline void add_tap_pair_s2(float *dst, const float *a, const float *b, int64_t wp,
+                                   int64_t ho, int64_t wo)
+{
+    for (int64_t oy = 0; oy < ho; oy++, a += wo, b += wo, dst += 2 * wp) {
+        int64_t ox = 0;
+        for (; ox + 4 <= wo; ox += 4) {
+            const gan_v4 va = gan_v4_load(a + ox), vb = gan_v4_load(b + ox);
+            float *d = dst + 2 * ox;
+            gan_v4_store(d, gan_v4_load(d) + GAN_V4_SHUFFLE2(va, vb, 0, 4, 1, 5));
+            gan_v4_store(d + 4, gan_v4_load(d + 4) + GAN_V4_SHUFFLE2(va, vb, 2, 6, 3, 7));
+        }
+        for (; ox < wo; ox++) {
+            dst[2 * ox] += a[ox];
+            dst[2 * ox + 1] += b[ox];
+        }
+    }
+}
+
 /* cols[row (c,ki,kj), col (n,oy,ox)] = x[n, c, oy*s - p + ki, ox*s - p + kj]
  * (static: a target_clones function with external linkage would be
  * exported from the shared library whatever its visibility) */
@@ -104,6 +152,13 @@ GAN_HOT static void im2col(float *cols, const float *x, const gan_conv_geom *g, 
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
                 float *row = cols + ((c * g->kh + ki) * g->kw + kj) * np; /* (N, Ho, Wo) */
+                if (s == 2 && wo >= 4 && kj + 1 < g->kw) { /* taps kj and kj + 1 */
+                    for (int64_t b = 0; b < n; b++)
+                        copy_tap_pair_s2(row + b * p, row + np + b * p,
+                                         work + b * ps + ki * wp + kj, wp, ho, wo);
+                    kj++;
+                    continue;
+                }
                 for (int64_t b = 0; b < n; b++)
                     copy_tap(row + b * p, work + b * ps + ki * wp + kj, s, wp, ho, wo);
             }
@@ -121,6 +176,13 @@ GAN_HOT static void col2im(float *x, const float *cols, const float *bias,
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
                 const float *row = cols + ((c * g->kh + ki) * g->kw + kj) * np; /* (N, Ho, Wo) */
+                if (s == 2 && kj + 1 < g->kw) { /* taps kj and kj + 1 */
+                    for (int64_t b = 0; b < n; b++)
+                        add_tap_pair_s2(work + b * ps + ki * wp + kj, row + b * p,
+                                        row + np + b * p, wp, ho, wo);
+                    kj++;
+                    continue;
+                }
                 for (int64_t b = 0; b < n; b++)
                     add_tap(work + b * ps + ki * wp + kj, row + b * p, s, wp, ho, wo);
             }
