@@ -619,7 +619,9 @@ typedef struct gan_memory_info {
     size_t activations; /* forward outputs and backward gradient buffers     */
     size_t scratch;     /* layers' working memory (im2col columns, per-thread
                            partial weight gradients): one arena per model,
-                           the largest any of its layers needs             */
+                           the largest any of its layers needs; a trainer's
+                           G and D share one, reported by both models and
+                           counted once by gan_trainer_memory             */
     size_t other;       /* trainer: noise and loss-gradient buffers and the
                            snapshot that a GAN_E_NUMERIC step rolls back to  */
     size_t total;       /* the sum of the fields above                       */

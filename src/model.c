@@ -42,6 +42,23 @@ static void free_acts(float **act, int L)
         if (i == 0 || act[i] != act[i - 1]) gan_dealloc(act[i]);
 }
 
+/* Point m's layers at its arena's block. */
+static void bind_arena(gan_model *m)
+{
+    for (int i = 0; i < m->nlayers; i++) m->layers[i]->scratch = m->arena->block;
+}
+
+/* Replace a's block by `block` (bytes): free the old one and re-point the
+ * layers of every user that has a plan (the others bind when they plan). */
+static void arena_replace(gan_arena *a, void *block, size_t bytes)
+{
+    gan_dealloc(a->block);
+    a->block = block;
+    a->bytes = bytes;
+    for (int u = 0; u < a->nusers; u++)
+        if (a->users[u]->planned > 0) bind_arena(a->users[u]);
+}
+
 static void free_plan(gan_model *m)
 {
     if (m->act != NULL) free_acts(m->act, m->nlayers);
@@ -49,14 +66,22 @@ static void free_plan(gan_model *m)
     gan_dealloc(m->gbuf[0]);
     gan_dealloc(m->gbuf[1]);
     gan_dealloc(m->dxbuf);
-    gan_dealloc(m->scratch);
     for (int i = 0; i < m->nlayers; i++) m->layers[i]->scratch = NULL;
+    if (m->arena == &m->own_arena) { /* a shared arena is its owner's to free */
+        gan_dealloc(m->own_arena.block);
+        m->own_arena.block = NULL;
+        m->own_arena.bytes = 0;
+    }
     m->act = NULL;
     m->gbuf[0] = m->gbuf[1] = m->dxbuf = NULL;
-    m->scratch = NULL;
-    m->scratch_bytes = 0;
     m->planned = 0;
     m->saved_n = 0;
+}
+
+void gan_model_share_arena(gan_model *m, gan_arena *arena)
+{
+    free_plan(m);
+    m->arena = arena;
 }
 
 gan_status gan_model_create(gan_model **out, int ndim, const int64_t *input_shape)
@@ -75,6 +100,9 @@ gan_status gan_model_create(gan_model **out, int ndim, const int64_t *input_shap
     for (int i = 0; i < ndim; i++) m->in.d[i] = input_shape[i];
     m->out = m->in;
     m->training = true;
+    m->own_arena.users[0] = m;
+    m->own_arena.nusers = 1;
+    m->arena = &m->own_arena;
     *out = m;
     return GAN_OK;
 }
@@ -315,14 +343,16 @@ gan_status gan_model_plan(gan_model *m, int64_t n)
         (dx = gan_alloc_floats(n * gan_shape_numel(&m->in))) == NULL)
         goto nomem;
     size_t need = 0; /* the largest layer scratch: one arena serves them all */
-    void *scratch = NULL;
+    void *grown = NULL; /* the arena's new block, if it must grow */
     gan_status st = GAN_OK;
     for (int i = 0; i < L && st == GAN_OK; i++) {
         st = gan_layer_reserve(m->layers[i], n);
         size_t b = gan_layer_scratch_need(m->layers[i]);
         if (b > need) need = b;
     }
-    if (st == GAN_OK && need > 0 && (scratch = gan_alloc(need)) == NULL)
+    /* an own arena is freed by free_plan below, so it is sized anew */
+    const size_t have = m->arena == &m->own_arena ? 0 : m->arena->bytes;
+    if (st == GAN_OK && need > have && (grown = gan_alloc(need)) == NULL)
         st = gan_fail(GAN_E_NOMEM, "gan_model_forward: out of memory for %zu bytes of scratch",
                       need);
     if (st != GAN_OK) {
@@ -339,10 +369,9 @@ gan_status gan_model_plan(gan_model *m, int64_t n)
     m->gbuf[0] = g0;
     m->gbuf[1] = g1;
     m->dxbuf = dx;
-    m->scratch = scratch;
-    m->scratch_bytes = need;
-    for (int i = 0; i < L; i++) m->layers[i]->scratch = scratch;
     m->planned = n;
+    if (grown != NULL) arena_replace(m->arena, grown, need); /* binds m's layers too */
+    else bind_arena(m);
     return GAN_OK;
 
 nomem:
@@ -591,7 +620,7 @@ void gan_model_memory_of(const gan_model *m, gan_memory_info *r)
     memset(r, 0, sizeof *r);
     r->parameters = r->gradients = (size_t)m->nparams * sizeof(float);
     r->buffers = (size_t)gan_model_buffer_floats(m) * sizeof(float);
-    r->scratch = m->scratch_bytes;
+    r->scratch = m->arena->bytes;
     if (m->act == NULL) return;
     int64_t floats = m->planned * gan_shape_numel(&m->in), largest = 1; /* dxbuf */
     for (int i = 0; i < m->nlayers; i++) {

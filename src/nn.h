@@ -15,6 +15,18 @@
 #include "internal.h"
 
 /* ------------------------------------------------------------------ models */
+/* A scratch arena: one block that layers use only during their own call,
+ * so every layer of a model shares one, and a trainer's G and D (which
+ * never run at once) share one too.  It only grows, to the largest need of
+ * its users; when it grows, every user's layers are pointed at the new
+ * block. */
+typedef struct gan_arena {
+    void *block;
+    size_t bytes;
+    struct gan_model *users[2]; /* the models whose layers point into it */
+    int nusers;
+} gan_arena;
+
 /* One named tensor of a model: slot `slot` of layer `layer`. */
 typedef struct gan_model_entry {
     char name[40];  /* "3.running_mean" */
@@ -40,10 +52,10 @@ struct gan_model {
     float *dxbuf;               /* (planned, in...) dL/dinput                */
     gan_tensor y_view;          /* (n, out...) over act[nlayers - 1]         */
     gan_tensor dx_view;         /* (n, in...) over dxbuf                     */
-    /* One scratch arena for all layers (each uses it only during its own
-     * call): the largest gan_layer_scratch_need at the planned batch. */
-    void *scratch;
-    size_t scratch_bytes;
+    /* The scratch arena of all layers: own_arena, or the trainer's that G
+     * and D share (gan_model_share_arena). */
+    gan_arena own_arena;
+    gan_arena *arena;
     /* What the last forward saw (backward needs it). */
     const float *saved_x;       /* caller's x: must stay alive until backward */
     int64_t saved_n;            /* 0: no forward since the last plan change   */
@@ -54,6 +66,9 @@ void gan_model_destroy_owned(gan_model *m);
 /* The params / grads buffers (n receives their length; may be NULL). */
 float *gan_model_params(gan_model *m, int64_t *n);
 float *gan_model_grads(gan_model *m, int64_t *n);
+/* Use `arena` (owned by the caller, which adds m to its users) instead of
+ * m's own; drops m's plan, so the next forward plans again. */
+void gan_model_share_arena(gan_model *m, gan_arena *arena);
 /* Size the activation buffers for n samples (no-op if already big enough). */
 gan_status gan_model_plan(gan_model *m, int64_t n);
 /* Number of floats of all buffer slots (running stats) of all layers. */
@@ -104,6 +119,8 @@ struct gan_trainer {
     float *zbuf;                /* (planned, G in...) noise                  */
     float *gbuf;                /* (planned, D out...) dL/dlogits            */
     gan_tensor z_view, g_view;
+    /* The scratch arena G and D share (they never run at once). */
+    gan_arena arena;
     /* Snapshot for GAN_E_NUMERIC rollback (allocated at create). */
     float *snap_d_params;       /* (D nparams)                               */
     float *snap_d_opt;          /* (opt_d nstate)                            */

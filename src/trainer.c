@@ -63,6 +63,7 @@ static void trainer_destroy(gan_trainer *t)
     gan_dealloc(t->snap_g_buf);
     gan_dealloc(t->snap_d_nbt);
     gan_dealloc(t->snap_g_nbt);
+    gan_dealloc(t->arena.block); /* after the models: they no longer use it */
     gan_dealloc(t);
 }
 
@@ -126,6 +127,9 @@ gan_status gan_trainer_create(gan_trainer **out, gan_model *g, gan_model *d,
     }
     g->owner = t;
     d->owner = t;
+    t->arena = (gan_arena){.users = {g, d}, .nusers = 2};
+    gan_model_share_arena(g, &t->arena); /* the first step plans both again */
+    gan_model_share_arena(d, &t->arena);
     *out = t;
     return GAN_OK;
 }
@@ -399,7 +403,7 @@ gan_status gan_trainer_memory(const gan_trainer *t, gan_memory_info *info)
     r.gradients += d.gradients;
     r.buffers += d.buffers;
     r.activations += d.activations;
-    r.scratch += d.scratch;
+    /* r.scratch: the arena G and D share, counted once */
     r.optimizer = (size_t)(t->opt_g->nstate + t->opt_d->nstate) * sizeof(float);
     const int64_t noise = t->planned * (gan_shape_numel(&t->g->in) + 1); /* zbuf, gbuf */
     const int64_t snap = t->d->nparams + t->opt_d->nstate + gan_model_buffer_floats(t->d) +

@@ -244,6 +244,23 @@ void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t
 
 /* ------------------------------------------------ chunked, threaded lowering */
 
+/* The split of n samples: chunks of about per_chunk samples (so about
+ * GAN_LOWERING_COLUMNS GEMM columns) in dW tasks of equal chunk counts, two
+ * per thread (so a thread the OS runs late hands over work) when n has the
+ * chunks, else one.  A function of n and the thread count only: a layer
+ * planned for a larger batch splits n exactly as one planned for n, so
+ * results never depend on the batches seen before. */
+static void split(const gan_lowering *lw, int64_t n, int64_t *chunk, int *dw_tasks,
+                  int64_t *task_chunks)
+{
+    const int64_t t = lw->threads;
+    int64_t chunks = (n + lw->per_chunk - 1) / lw->per_chunk;
+    *dw_tasks = t == 1 ? 1 : chunks >= 2 * t ? (int)(2 * t) : (int)t;
+    chunks = (chunks + *dw_tasks - 1) / *dw_tasks * *dw_tasks;
+    *chunk = n < 1 ? 1 : (n + chunks - 1) / chunks;
+    *task_chunks = chunks / *dw_tasks;
+}
+
 gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
                                 int64_t floats_per_column, const gan_conv_geom *g,
                                 int64_t dw_floats, const char *what)
@@ -253,39 +270,43 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
     const int threads = by_blas ? 1 : gan_pool_size(GAN_POOL_MAX);
     const int64_t columns = (int64_t)GAN_LOWERING_COLUMNS
                             * (by_blas ? gan_get_num_threads() : 1);
-    /* chunks of about `columns` GEMM columns ... */
-    const int64_t per_chunk = (columns + p - 1) / p;
-    int64_t chunks = (batch + per_chunk - 1) / per_chunk;
-    /* ... in dW tasks of equal chunk counts: two per thread (so a thread the
-     * OS runs late hands over work) when the batch has the chunks, else one */
-    const int dw_tasks = threads == 1                          ? 1
-                         : chunks >= (int64_t)2 * threads ? 2 * threads
-                                                             : threads;
-    chunks = (chunks + dw_tasks - 1) / dw_tasks * dw_tasks;
-    const int64_t chunk = (batch + chunks - 1) / chunks; /* >= 1 */
-    const int64_t work_offset = chunk * p * floats_per_column;
+    gan_lowering plan = {.threads = threads, .per_chunk = (columns + p - 1) / p,
+                         .dw_floats = dw_floats};
+    /* scratch for the largest chunk and the most dW tasks of any n <= batch;
+     * beyond 2 * threads * per_chunk samples neither grows */
+    int64_t max_chunk = 1;
+    int max_dw_tasks = 1;
+    const int64_t last = batch < 2 * threads * plan.per_chunk ? batch : 2 * threads * plan.per_chunk;
+    for (int64_t n = 1; n <= last; n++) {
+        int64_t chunk, task_chunks;
+        int dw_tasks;
+        split(&plan, n, &chunk, &dw_tasks, &task_chunks);
+        if (chunk > max_chunk) max_chunk = chunk;
+        if (dw_tasks > max_dw_tasks) max_dw_tasks = dw_tasks;
+    }
+    plan.work_offset = max_chunk * p * floats_per_column;
     /* slots start on 64-byte lines: no two threads write one line */
-    const int64_t slot = (work_offset + gan_im2col_work_floats(g, chunk) + 15) / 16 * 16;
-    int64_t probe[3] = {threads, slot, 1}, dw_probe[3] = {dw_tasks, dw_floats, 1};
+    plan.slot_floats = (plan.work_offset + gan_im2col_work_floats(g, max_chunk) + 15) / 16 * 16;
+    plan.max_dw_tasks = max_dw_tasks;
+    int64_t probe[3] = {threads, plan.slot_floats, 1}, dw_probe[3] = {max_dw_tasks, dw_floats, 1};
     GAN_TRY(gan_shape_check(3, probe, what));
     GAN_TRY(gan_shape_check(3, dw_probe, what));
-    *lw = (gan_lowering){.chunk = chunk, .threads = threads, .dw_tasks = dw_tasks,
-                         .task_chunks = chunks / dw_tasks, .slot_floats = slot,
-                         .work_offset = work_offset, .dw_floats = dw_floats};
+    *lw = plan;
     return GAN_OK;
 }
 
 size_t gan_lowering_bytes(const gan_lowering *lw)
 {
     return ((size_t)lw->threads * (size_t)lw->slot_floats +
-            (size_t)(lw->dw_tasks > 0 ? lw->dw_tasks - 1 : 0) * (size_t)lw->dw_floats) *
+            (size_t)(lw->max_dw_tasks > 0 ? lw->max_dw_tasks - 1 : 0) * (size_t)lw->dw_floats) *
            sizeof(float);
 }
 
-void gan_lowering_bind(gan_lowering *lw, void *scratch)
+void gan_lowering_bind(gan_lowering *lw, void *scratch, int64_t n)
 {
     lw->scratch = scratch;
     lw->dw_part = lw->scratch + (int64_t)lw->threads * lw->slot_floats;
+    split(lw, n, &lw->chunk, &lw->dw_tasks, &lw->task_chunks);
 }
 
 float *gan_lowering_slot(const gan_lowering *lw, int thread)
@@ -486,7 +507,7 @@ gan_conv_task gan_conv_task_begin(const void *job, int t, int ntasks, int thread
 void gan_conv_forward(gan_layer *l, gan_task_fn task, float *y, const float *x, int64_t n)
 {
     gan_conv *c = l->impl;
-    gan_lowering_bind(&c->lw, l->scratch);
+    gan_lowering_bind(&c->lw, l->scratch, n);
     gan_conv_job j = {.l = l, .out = y, .x = x, .n = n};
     gan_parallel(task, &j, gan_lowering_tasks(&c->lw, n, false), c->lw.threads);
 }
@@ -496,7 +517,7 @@ void gan_conv_backward(gan_layer *l, gan_task_fn task, float *dx, const float *d
 {
     if (dx == NULL && !param_grads) return;
     gan_conv *c = l->impl;
-    gan_lowering_bind(&c->lw, l->scratch);
+    gan_lowering_bind(&c->lw, l->scratch, n);
     gan_conv_job j = {.l = l, .out = dx, .x = x, .dy = dy, .n = n, .param_grads = param_grads};
     gan_parallel(task, &j, gan_lowering_tasks(&c->lw, n, param_grads), c->lw.threads);
     if (!param_grads) return;

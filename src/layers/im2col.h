@@ -64,27 +64,33 @@ void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t
  * (pool.h); the thread that runs one uses its own scratch slot.
  *
  * Weight gradients are sums over the batch, so a backward that computes
- * them splits the batch into a fixed number of tasks (dw_tasks, set by the
- * thread count at reserve time) of task_chunks chunks each (the chunk size
- * is chosen so that they divide evenly), each summing its chunks in order:
- * task 0 straight into the layer's gradient, task t > 0 into partial buffer
- * t - 1, which gan_lowering_reduce then adds in task order.  The result
- * depends on dw_tasks only, never on which thread ran which task. */
+ * them splits the batch into a fixed number of tasks (dw_tasks) of
+ * task_chunks chunks each (the chunk size is chosen so that they divide
+ * evenly), each summing its chunks in order: task 0 straight into the
+ * layer's gradient, task t > 0 into partial buffer t - 1, which
+ * gan_lowering_reduce then adds in task order.  The split is a function of
+ * the call's sample count and the thread count at reserve time only, so
+ * the result never depends on which thread ran which task, nor on the
+ * largest batch the layer was planned for. */
 #ifndef GAN_LOWERING_COLUMNS
 #define GAN_LOWERING_COLUMNS 512
 #endif
 
 typedef struct gan_lowering {
-    int64_t chunk;       /* samples per GEMM                              */
+    /* The plan (gan_lowering_reserve), for any batch up to the reserved: */
     int threads;         /* scratch slots (the pool size at reserve time) */
-    int dw_tasks;        /* tasks of a backward that sums dW              */
-    int64_t task_chunks; /* chunks per dW task                            */
+    int64_t per_chunk;   /* samples of about GAN_LOWERING_COLUMNS columns */
+    int max_dw_tasks;    /* partial weight gradients: max_dw_tasks - 1    */
     int64_t slot_floats; /* scratch floats per slot (a multiple of 16)    */
     int64_t work_offset; /* where im2col's work buffer starts in a slot   */
     int64_t dw_floats;   /* floats of the weight gradient                 */
+    /* The split of this call's n samples (gan_lowering_bind): */
+    int64_t chunk;       /* samples per GEMM                              */
+    int dw_tasks;        /* tasks of a backward that sums dW              */
+    int64_t task_chunks; /* chunks per dW task                            */
     /* In the layer's scratch (l->scratch, bound by gan_lowering_bind for
      * each call): (threads, slot_floats), then the partial weight
-     * gradients (dw_tasks - 1, dw_floats). */
+     * gradients (max_dw_tasks - 1, dw_floats). */
     float *scratch;
     float *dw_part;
 } gan_lowering;
@@ -99,9 +105,10 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
                                 int64_t dw_floats, const char *what);
 /* Bytes of scratch lw needs (per-thread slots and partial gradients). */
 size_t gan_lowering_bytes(const gan_lowering *lw);
-/* Point lw's slots and partials into `scratch` (64-byte aligned, at least
- * gan_lowering_bytes). */
-void gan_lowering_bind(gan_lowering *lw, void *scratch);
+/* For a call on n samples (at most the reserved batch): point lw's slots
+ * and partials into `scratch` (64-byte aligned, at least
+ * gan_lowering_bytes) and split the n samples into chunks and dW tasks. */
+void gan_lowering_bind(gan_lowering *lw, void *scratch, int64_t n);
 /* Thread `thread`'s scratch: chunk*p*floats_per_column floats, then
  * im2col's work buffer at gan_lowering_work. */
 float *gan_lowering_slot(const gan_lowering *lw, int thread);
