@@ -63,8 +63,10 @@ def main():
         GAN = a.gan
     if not os.path.exists(REF):
         sys.exit(f"reference script not found: {REF}")
-    print(subprocess.run([GAN, "bench", "--help"],
-                         capture_output=True, text=True).stdout.splitlines()[0:1])
+    version = subprocess.run([GAN, "--version"], capture_output=True, text=True)
+    if version.returncode != 0:
+        sys.exit(f"{GAN} --version failed: {version.stderr.strip()}")
+    print(version.stdout.strip())
     table = []
     for row in a.rows:
         model, batch, threads = row.split(":")
