@@ -312,6 +312,43 @@ gan_status gan_model_init(gan_model *m, gan_init scheme, gan_rng *rng)
 }
 
 /* ---------------------------------------------------------------- planning */
+/* After a refused plan: lay the layers' scratch out for the batch the model
+ * is still planned for, which its arena holds (a layer reserved for the
+ * bigger batch would index past it).  Reserving a batch that was reserved
+ * before cannot fail (convolutions only compute sizes that fitted then). */
+void gan_model_restore_layout(gan_model *m)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        m->layers[i]->reserved_batch = 0;
+        if (m->planned > 0) (void)gan_layer_reserve(m->layers[i], m->planned);
+    }
+}
+
+gan_status gan_model_scratch_need(gan_model *m, int64_t n, size_t *need)
+{
+    *need = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        gan_status st = gan_layer_reserve(m->layers[i], n);
+        if (st != GAN_OK) {
+            gan_model_restore_layout(m);
+            return st;
+        }
+        size_t b = gan_layer_scratch_need(m->layers[i]);
+        if (b > *need) *need = b;
+    }
+    return GAN_OK;
+}
+
+gan_status gan_arena_grow(gan_arena *a, size_t bytes, const char *fn)
+{
+    if (bytes <= a->bytes) return GAN_OK;
+    void *block = gan_alloc(bytes);
+    if (block == NULL)
+        return gan_fail(GAN_E_NOMEM, "%s: out of memory for %zu bytes of scratch", fn, bytes);
+    arena_replace(a, block, bytes);
+    return GAN_OK;
+}
+
 gan_status gan_model_plan(gan_model *m, int64_t n)
 {
     if (n <= m->planned) return GAN_OK;
@@ -344,12 +381,7 @@ gan_status gan_model_plan(gan_model *m, int64_t n)
         goto nomem;
     size_t need = 0; /* the largest layer scratch: one arena serves them all */
     void *grown = NULL; /* the arena's new block, if it must grow */
-    gan_status st = GAN_OK;
-    for (int i = 0; i < L && st == GAN_OK; i++) {
-        st = gan_layer_reserve(m->layers[i], n);
-        size_t b = gan_layer_scratch_need(m->layers[i]);
-        if (b > need) need = b;
-    }
+    gan_status st = gan_model_scratch_need(m, n, &need);
     /* an own arena is freed by free_plan below, so it is sized anew */
     const size_t have = m->arena == &m->own_arena ? 0 : m->arena->bytes;
     if (st == GAN_OK && need > have && (grown = gan_alloc(need)) == NULL)
@@ -357,6 +389,7 @@ gan_status gan_model_plan(gan_model *m, int64_t n)
                       need);
     if (st != GAN_OK) {
         m->saved_n = 0; /* layers may have re-planned the scratch a pending backward needs */
+        gan_model_restore_layout(m);
         free_acts(act, L);
         gan_dealloc(act);
         gan_dealloc(g0);

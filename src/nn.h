@@ -69,6 +69,17 @@ float *gan_model_grads(gan_model *m, int64_t *n);
 /* Use `arena` (owned by the caller, which adds m to its users) instead of
  * m's own; drops m's plan, so the next forward plans again. */
 void gan_model_share_arena(gan_model *m, gan_arena *arena);
+/* Lay m's layers out for n samples (no allocation) and set *need to the
+ * scratch bytes the hungriest then needs.  On failure the layers keep the
+ * layout of the batch m is planned for. */
+gan_status gan_model_scratch_need(gan_model *m, int64_t n, size_t *need);
+/* Lay m's layers out for the batch m is planned for again, after a refused
+ * plan for a bigger one: its arena holds that layout. */
+void gan_model_restore_layout(gan_model *m);
+/* Grow arena a to at least `bytes` (a new block; the old one is freed and
+ * its users re-pointed).  GAN_E_NOMEM (message names `fn`) leaves it as it
+ * was. */
+gan_status gan_arena_grow(gan_arena *a, size_t bytes, const char *fn);
 /* Size the activation buffers for n samples (no-op if already big enough). */
 gan_status gan_model_plan(gan_model *m, int64_t n);
 /* Number of floats of all buffer slots (running stats) of all layers. */

@@ -142,10 +142,22 @@ void gan_trainer_free(gan_trainer *t)
     trainer_destroy(t);
 }
 
-/* Size the noise and dL/dlogits buffers for n samples. */
+/* Size the noise and dL/dlogits buffers for n samples, and the scratch
+ * arena for both models at once (grown model by model, the old block and
+ * the new would both be live for a moment: the sum the arena saves). */
 static gan_status plan(gan_trainer *t, int64_t n)
 {
     if (n <= t->planned) return GAN_OK;
+    size_t gneed, dneed;
+    GAN_TRY(gan_model_scratch_need(t->g, n, &gneed));
+    gan_status st = gan_model_scratch_need(t->d, n, &dneed);
+    if (st == GAN_OK)
+        st = gan_arena_grow(&t->arena, gneed > dneed ? gneed : dneed, "gan_train_step");
+    if (st != GAN_OK) {
+        gan_model_restore_layout(t->g);
+        gan_model_restore_layout(t->d);
+        return st;
+    }
     float *z = gan_alloc_floats(n * gan_shape_numel(&t->g->in));
     float *g = gan_alloc_floats(n);
     if (z == NULL || g == NULL) {

@@ -502,6 +502,68 @@ START_TEST(model_forward_out_of_memory)
 }
 END_TEST
 
+/* A convolution model planned for batch 4 whose re-plan for 64 is refused
+ * goes on at batch 4 on the memory it has: its layers must not keep the
+ * bigger batch's scratch layout (ASan and valgrind see an overrun if they
+ * do), and the results are those of a model that never tried. */
+static gan_model *small_conv_model(void)
+{
+    const int64_t in[3] = {4, 8, 8};
+    gan_model *m = NULL;
+    gan_layer *l = NULL;
+    gan_rng *rng = NULL;
+    TU_OK(gan_model_create(&m, 3, in));
+    TU_OK(gan_layer_conv2d(&l, 4, 6, 3, 3, 1, 1, 0));
+    TU_OK(gan_model_add(m, l));
+    TU_OK(gan_rng_create(&rng, 5));
+    TU_OK(gan_model_init(m, GAN_INIT_PYTORCH, rng));
+    gan_rng_free(rng);
+    return m;
+}
+
+START_TEST(refused_replan_keeps_the_old_layout)
+{
+    hook_install();
+    gan_tensor *x4 = tu_tensor(4, 4, 4, 8, 8), *x64 = tu_tensor(4, 64, 4, 8, 8);
+    fill_hash(x4, 4);
+    fill_hash(x64, 64);
+    const gan_tensor *y, *dx;
+    float want[4 * 6 * 8 * 8], want_dx[4 * 4 * 8 * 8];
+    gan_model *m = small_conv_model();
+    TU_OK(gan_model_forward(m, x4, &y));
+    memcpy(want, gan_tensor_cdata(y), sizeof want);
+    TU_OK(gan_model_backward(m, y, &dx));
+    memcpy(want_dx, gan_tensor_cdata(dx), sizeof want_dx);
+    gan_model_free(m);
+    for (long k = 1;; k++) { /* refuse the k-th allocation of the batch-64 plan */
+        m = small_conv_model();
+        TU_OK(gan_model_forward(m, x4, &y));
+        arm(k, false);
+        gan_status st = gan_model_forward(m, x64, &y);
+        const long failed = hook.failed;
+        disarm();
+        if (failed == 0) {
+            TU_OK(st);
+            gan_model_free(m);
+            ASSERT_SWEPT("re-plan for batch 64", k);
+            break;
+        }
+        ASSERT_NOMEM(st, "re-plan for batch 64", k, 0);
+        TU_OK(gan_model_forward(m, x4, &y));
+        ck_assert_msg(memcmp(want, gan_tensor_cdata(y), sizeof want) == 0,
+                      "allocation %ld refused: the batch-4 forward changed", k);
+        TU_OK(gan_model_backward(m, y, &dx));
+        ck_assert_msg(memcmp(want_dx, gan_tensor_cdata(dx), sizeof want_dx) == 0,
+                      "allocation %ld refused: the batch-4 backward changed", k);
+        TU_OK(gan_model_forward(m, x64, &y)); /* the bigger batch, memory back */
+        gan_model_free(m);
+    }
+    gan_tensor_free(x4);
+    gan_tensor_free(x64);
+    ck_assert_int_eq(hook.live, 0);
+}
+END_TEST
+
 /* -------------------------------------------- optimizer, trainer create */
 START_TEST(optimizer_create_out_of_memory)
 {
@@ -962,6 +1024,7 @@ Suite *suite_allocfail(void)
     tcase_add_loop_test(tb, preset_create_out_of_memory, 0, N_PRESETS);
     tcase_add_test(tb, hand_built_model_out_of_memory);
     tcase_add_test(tb, model_forward_out_of_memory);
+    tcase_add_test(tb, refused_replan_keeps_the_old_layout);
     TCase *tt = tcase_create("trainer");
     tcase_add_test(tt, optimizer_create_out_of_memory);
     tcase_add_loop_test(tt, trainer_create_out_of_memory, 0, N_PAIRS);
