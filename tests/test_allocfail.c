@@ -564,6 +564,57 @@ START_TEST(refused_replan_keeps_the_old_layout)
 }
 END_TEST
 
+/* The same for a standalone layer: a refused forward at batch 64 leaves
+ * the pending backward of batch 4 (and later batch-4 calls) on the layout
+ * its scratch holds. */
+START_TEST(refused_layer_forward_keeps_the_old_layout)
+{
+    hook_install();
+    gan_tensor *x4 = tu_tensor(4, 4, 4, 8, 8), *x64 = tu_tensor(4, 64, 4, 8, 8);
+    gan_tensor *y4 = tu_tensor(4, 4, 6, 8, 8), *y64 = tu_tensor(4, 64, 6, 8, 8);
+    gan_tensor *dx4 = tu_tensor(4, 4, 4, 8, 8);
+    fill_hash(x4, 4);
+    fill_hash(x64, 64);
+    float want_dx[4 * 4 * 8 * 8];
+    for (long k = 0;; k++) { /* k = 0: the reference, nothing refused */
+        gan_layer *l = NULL;
+        gan_rng *rng = NULL;
+        TU_OK(gan_layer_conv2d(&l, 4, 6, 3, 3, 1, 1, 0));
+        TU_OK(gan_layer_attach(l, 3, (const int64_t[]){4, 8, 8}));
+        TU_OK(gan_rng_create(&rng, 5));
+        TU_OK(gan_layer_init(l, GAN_INIT_PYTORCH, rng));
+        gan_rng_free(rng);
+        TU_OK(gan_layer_forward(l, x4, y4));
+        long failed = 0;
+        if (k > 0) {
+            arm(k, false);
+            gan_status st = gan_layer_forward(l, x64, y64);
+            failed = hook.failed;
+            disarm();
+            if (failed == 0) {
+                TU_OK(st);
+                gan_layer_free(l);
+                ASSERT_SWEPT("layer forward at batch 64", k);
+                break;
+            }
+            ASSERT_NOMEM(st, "layer forward at batch 64", k, 0);
+        }
+        TU_OK(gan_layer_backward(l, y4, dx4)); /* batch 4's, pending */
+        if (k == 0) memcpy(want_dx, gan_tensor_cdata(dx4), sizeof want_dx);
+        else
+            ck_assert_msg(memcmp(want_dx, gan_tensor_cdata(dx4), sizeof want_dx) == 0,
+                          "allocation %ld refused: the pending backward changed", k);
+        gan_layer_free(l);
+    }
+    gan_tensor_free(x4);
+    gan_tensor_free(x64);
+    gan_tensor_free(y4);
+    gan_tensor_free(y64);
+    gan_tensor_free(dx4);
+    ck_assert_int_eq(hook.live, 0);
+}
+END_TEST
+
 /* -------------------------------------------- optimizer, trainer create */
 START_TEST(optimizer_create_out_of_memory)
 {
@@ -1025,6 +1076,7 @@ Suite *suite_allocfail(void)
     tcase_add_test(tb, hand_built_model_out_of_memory);
     tcase_add_test(tb, model_forward_out_of_memory);
     tcase_add_test(tb, refused_replan_keeps_the_old_layout);
+    tcase_add_test(tb, refused_layer_forward_keeps_the_old_layout);
     TCase *tt = tcase_create("trainer");
     tcase_add_test(tt, optimizer_create_out_of_memory);
     tcase_add_loop_test(tt, trainer_create_out_of_memory, 0, N_PAIRS);

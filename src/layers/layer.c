@@ -213,8 +213,14 @@ gan_status gan_layer_forward(gan_layer *l, const gan_tensor *x, gan_tensor *y)
     }
     if (x->data == y->data)
         return gan_fail(GAN_E_INVALID, "%s: x and y must not share storage", fn);
+    const int64_t reserved = l->reserved_batch;
     GAN_TRY(gan_layer_reserve(l, n));
-    GAN_TRY(own_scratch(l));
+    gan_status st = own_scratch(l);
+    if (st != GAN_OK) { /* lay out for the batch the scratch still holds */
+        l->reserved_batch = 0;
+        if (reserved > 0) (void)gan_layer_reserve(l, reserved);
+        return st;
+    }
     l->ops->forward(l, y->data, x->data, n);
     l->saved_x = x->data;
     l->saved_y = y->data;
