@@ -693,6 +693,47 @@ START_TEST(trainer_create_out_of_memory)
 END_TEST
 
 /* ------------------------------------------------- train step, generate */
+/* A trainer stepped at batch 4 whose step at batch 40 is refused memory
+ * (the shared arena, a model's plan, ...) goes on at batch 4 exactly as a
+ * trainer that never tried: its models' layers keep the layout the arena
+ * holds. */
+START_TEST(bigger_train_step_out_of_memory)
+{
+    hook_install();
+    gan_trainer *ref = make_trainer("conv", 11);
+    gan_tensor *real4 = batch_for(ref->d, 4, false), *real40 = batch_for(ref->d, 40, false);
+    fill_hash(real4, 99);
+    fill_hash(real40, 98);
+    TU_OK(gan_train_step(ref, real4, NULL));
+    TU_OK(gan_train_step(ref, real4, NULL));
+    for (long k = 1;; k++) {
+        gan_trainer *t = make_trainer("conv", 11);
+        TU_OK(gan_train_step(t, real4, NULL));
+        arm(k, false);
+        gan_status st = gan_train_step(t, real40, NULL);
+        const long failed = hook.failed;
+        disarm();
+        if (failed == 0) {
+            TU_OK(st);
+            gan_trainer_free(t);
+            ASSERT_SWEPT("step at batch 40", k);
+            break;
+        }
+        ASSERT_NOMEM(st, "step at batch 40", k, 0);
+        TU_OK(gan_train_step(t, real4, NULL));
+        ck_assert_msg(memcmp(t->g->params, ref->g->params, (size_t)t->g->nparams * 4) == 0 &&
+                          memcmp(t->d->params, ref->d->params, (size_t)t->d->nparams * 4) == 0,
+                      "allocation %ld of a batch-40 step refused: the next batch-4 step differs", k);
+        TU_OK(gan_train_step(t, real40, NULL)); /* memory back */
+        gan_trainer_free(t);
+    }
+    gan_trainer_free(ref);
+    gan_tensor_free(real4);
+    gan_tensor_free(real40);
+    ck_assert_int_eq(hook.live, 0);
+}
+END_TEST
+
 START_TEST(first_train_step_out_of_memory)
 {
     const char *name = pairs[_i];
@@ -1083,6 +1124,7 @@ Suite *suite_allocfail(void)
     TCase *ts = tcase_create("step");
     tcase_add_loop_test(ts, first_train_step_out_of_memory, 0, N_PAIRS);
     tcase_add_loop_test(ts, generate_out_of_memory, 0, N_PAIRS);
+    tcase_add_test(ts, bigger_train_step_out_of_memory);
     TCase *ti = tcase_create("io");
     tcase_add_loop_test(ti, save_out_of_memory, 0, N_PAIRS);
     tcase_add_loop_test(ti, load_out_of_memory, 0, N_PAIRS);
