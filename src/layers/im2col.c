@@ -276,7 +276,8 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
      * beyond 2 * threads * per_chunk samples neither grows */
     int64_t max_chunk = 1;
     int max_dw_tasks = 1;
-    const int64_t last = batch < 2 * threads * plan.per_chunk ? batch : 2 * threads * plan.per_chunk;
+    const int64_t settled = (int64_t)2 * threads * plan.per_chunk;
+    const int64_t last = batch < settled ? batch : settled;
     for (int64_t n = 1; n <= last; n++) {
         int64_t chunk, task_chunks;
         int dw_tasks;
