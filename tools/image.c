@@ -317,24 +317,27 @@ void converter_free(image_converter *cv)
     cv->src = cv->dst = NULL;
 }
 
+void to_hwc_u8(unsigned char *dst, const float *img, int c0, int c, int h0, int w0)
+{
+    for (int i = 0; i < h0 * w0; i++) {
+        if (c0 == c) {
+            for (int ch = 0; ch < c; ch++) dst[i * c + ch] = pixel_u8(img[ch * h0 * w0 + i]);
+        } else if (c0 == 1) { /* grey -> RGB */
+            for (int ch = 0; ch < c; ch++) dst[i * c + ch] = pixel_u8(img[i]);
+        } else { /* RGB -> grey (ITU-R 601 luma) */
+            float l = 0.299f * img[i] + 0.587f * img[h0 * w0 + i] + 0.114f * img[2 * h0 * w0 + i];
+            dst[i] = pixel_u8(l);
+        }
+    }
+}
+
 void convert_images(image_converter *cv, float *y, const float *x, int64_t n)
 {
     const int c0 = cv->c0, h0 = cv->h0, w0 = cv->w0, c = cv->c, h = cv->h, w = cv->w;
-    unsigned char *src = cv->src, *dst = cv->dst;
     for (int64_t k = 0; k < n; k++) {
-        const float *img = x + k * c0 * h0 * w0; /* (c0, h0, w0) */
-        for (int i = 0; i < h0 * w0; i++) {
-            if (c0 == c) {
-                for (int ch = 0; ch < c; ch++) src[i * c + ch] = pixel_u8(img[ch * h0 * w0 + i]);
-            } else if (c0 == 1) { /* grey -> RGB */
-                for (int ch = 0; ch < c; ch++) src[i * c + ch] = pixel_u8(img[i]);
-            } else { /* RGB -> grey (ITU-R 601 luma) */
-                float l = 0.299f * img[i] + 0.587f * img[h0 * w0 + i] + 0.114f * img[2 * h0 * w0 + i];
-                src[i] = pixel_u8(l);
-            }
-        }
-        crop_resize(dst, src, w0, h0, c, h, w);
-        to_chw(y + k * c * h * w, dst, c, h, w);
+        to_hwc_u8(cv->src, x + k * c0 * h0 * w0, c0, c, h0, w0);
+        crop_resize(cv->dst, cv->src, w0, h0, c, h, w);
+        to_chw(y + k * c * h * w, cv->dst, c, h, w);
     }
 }
 

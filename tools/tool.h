@@ -65,6 +65,9 @@ int cmd_info(int argc, char **argv);
 /* --------------------------------------------------------------- images */
 /* Samples as 8-bit pixels: x in [-1, 1] -> round((x + 1) * 127.5), clamped. */
 unsigned char pixel_u8(float x);
+/* dst (H0, W0, C) bytes = img (C0, H0, W0) in [-1, 1], converting the
+ * channels when C0 != C (grey -> RGB copies, RGB -> grey by ITU-R 601). */
+void to_hwc_u8(unsigned char *dst, const float *img, int c0, int c, int h0, int w0);
 /* Centre-crop (ih, iw, c) pixels to a square and resize into (h, w, c);
  * 0 on success. */
 int crop_resize(unsigned char *dst, const unsigned char *src, int iw, int ih, int c, int h, int w);

@@ -38,17 +38,7 @@ static int ref_convert_images(gan_tensor **out, const gan_tensor *x, int c, int 
         return 1;
     }
     for (int64_t k = 0; k < n; k++) {
-        const float *img = gan_tensor_cdata(x) + k * c0 * h0 * w0; /* (c0, h0, w0) */
-        for (int i = 0; i < h0 * w0; i++) {
-            if (c0 == c) {
-                for (int ch = 0; ch < c; ch++) src[i * c + ch] = pixel_u8(img[ch * h0 * w0 + i]);
-            } else if (c0 == 1) { /* grey -> RGB */
-                for (int ch = 0; ch < c; ch++) src[i * c + ch] = pixel_u8(img[i]);
-            } else { /* RGB -> grey (ITU-R 601 luma) */
-                float l = 0.299f * img[i] + 0.587f * img[h0 * w0 + i] + 0.114f * img[2 * h0 * w0 + i];
-                src[i] = pixel_u8(l);
-            }
-        }
+        to_hwc_u8(src, gan_tensor_cdata(x) + k * c0 * h0 * w0, c0, c, h0, w0);
         crop_resize(dst, src, w0, h0, c, h, w);
         to_chw(gan_tensor_data(y) + k * c * h * w, dst, c, h, w);
     }
