@@ -17,7 +17,10 @@
  * parameters it read.
  *
  * Only one region runs at a time (the `region` mutex); a second caller, or
- * a task that opens a region itself, runs every task serially.
+ * a task that opens a region itself, runs every task serially.  A region of
+ * a single task is no region at all: the caller runs the task as plain
+ * code, so the loops inside it (a convolution's GEMM on a batch of one, say)
+ * can still use the pool.
  */
 #include "internal.h"
 #include "core/pool.h"
@@ -190,6 +193,10 @@ void gan_split(int64_t count, int t, int ntasks, int64_t *begin, int64_t *end)
 void gan_parallel(gan_task_fn fn, void *ctx, int ntasks, int max_threads)
 {
     if (ntasks < 1) return;
+    if (ntasks == 1 && !in_task) { /* no region: a parallel loop inside may use the pool */
+        fn(ctx, 0, 1, 0);
+        return;
+    }
     int nt = gan_pool_size(max_threads < ntasks ? max_threads : ntasks);
     if (nt == 1 || in_task || pthread_mutex_trylock(&region) != 0) {
         const bool outer = in_task;

@@ -15,7 +15,9 @@
  * only picks scratch space; results must depend on t and ntasks alone, and
  * then they depend only on the split, never on timing.  When the pool is
  * already running another region (another user thread, or a call from
- * inside a task), the caller runs every task itself, in order.
+ * inside a task), the caller runs every task itself, in order.  A single
+ * task runs on the caller outside any region, so it may open one itself
+ * (gan_in_parallel() is false in it).
  */
 #ifndef GAN_POOL_H
 #define GAN_POOL_H
