@@ -4,6 +4,8 @@
     make bench                      # all rows, default steps
     /usr/bin/python3 bench/compare.py --rows dcgan28:64:2 --rounds 3
     /usr/bin/python3 bench/compare.py --gan /tmp/build/bin/gan   # an O= build
+    /usr/bin/python3 bench/compare.py --generate   # sampling G: gan bench --generate
+                                                   # against bench/generate_ref.py
 
 For each row (model:batch:threads) the two programs run alternately,
 `--rounds` times each, in one run; the table gives each side's median of the
@@ -26,25 +28,31 @@ ROOT = os.path.dirname(HERE)
 REF = os.path.join(ROOT, "..", "shared", "ref", "train_step.py")
 ROWS = ["dcgan28:64:1", "dcgan28:64:2", "dcgan28:16:2", "dcgan28:256:2", "dcgan64:64:1",
         "dcgan64:64:2"]
+GENERATE_REF = os.path.join(HERE, "generate_ref.py")
+GENERATE_ROWS = ["dcgan64:1:1", "dcgan64:1:2", "dcgan28:1:1", "dcgan64:16:2"]
+GENERATE_STEPS = (50, 5)
 GAN = os.environ.get("GAN_BIN", os.path.join(ROOT, "bin", "gan"))
 STEPS = {"dcgan28": (30, 5), "dcgan64": (10, 2)}
 
 
-def run_gan(model, batch, threads, steps, warmup):
+def run_gan(model, batch, threads, steps, warmup, generate=False):
     out = subprocess.run([GAN, "bench", "--model", model,
                           "--batch", str(batch), "--threads", str(threads),
-                          "--steps", str(steps), "--warmup", str(warmup)],
+                          "--steps", str(steps), "--warmup", str(warmup)]
+                         + (["--generate"] if generate else []),
                          check=True, capture_output=True, text=True).stdout
     last = out.strip().splitlines()[-1]
     j = json.loads(last)
     return j["ms_per_step_median"], j["peak_rss_kb"] / 1024.0, out
 
 
-def run_torch(model, batch, threads, steps, warmup):
+def run_torch(model, batch, threads, steps, warmup, generate=False):
     env = dict(os.environ)
-    out = subprocess.run(["/usr/bin/python3", REF, "--model", model, "--batch", str(batch),
-                          "--threads", str(threads), "--blas-threads", "1",
-                          "--steps", str(steps), "--warmup", str(warmup)],
+    cmd = ["/usr/bin/python3", GENERATE_REF] if generate else \
+        ["/usr/bin/python3", REF, "--blas-threads", "1"]
+    out = subprocess.run(cmd + ["--model", model, "--batch", str(batch),
+                                "--threads", str(threads),
+                                "--steps", str(steps), "--warmup", str(warmup)],
                          check=True, capture_output=True, text=True, env=env,
                          cwd=os.path.dirname(REF)).stdout
     m = re.search(r"median ([\d.]+) ms/step.*peak RSS (\d+) MiB", out)
@@ -53,7 +61,11 @@ def run_torch(model, batch, threads, steps, warmup):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", nargs="*", default=ROWS)
+    ap.add_argument("--rows", nargs="*", default=None,
+                    help="model:batch:threads ... (default: the issue's rows, or with "
+                         "--generate " + " ".join(GENERATE_ROWS) + ")")
+    ap.add_argument("--generate", action="store_true",
+                    help="time sampling from G (eval mode) instead of training steps")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=0, help="override steps per run")
     ap.add_argument("--gan", default=None, help="the gan binary (default: $GAN_BIN or bin/gan)")
@@ -67,19 +79,21 @@ def main():
     if version.returncode != 0:
         sys.exit(f"{GAN} --version failed: {version.stderr.strip()}")
     print(version.stdout.strip())
+    rows = a.rows or (GENERATE_ROWS if a.generate else ROWS)
+    unit = "ms/batch" if a.generate else "ms/step"
     table = []
-    for row in a.rows:
+    for row in rows:
         model, batch, threads = row.split(":")
         batch, threads = int(batch), int(threads)
-        steps, warmup = STEPS[model]
+        steps, warmup = GENERATE_STEPS if a.generate else STEPS[model]
         if a.steps:
             steps = a.steps
         g, t, grss, trss = [], [], 0, 0
         for r in range(a.rounds):
-            ms, rss, out = run_gan(model, batch, threads, steps, warmup)
+            ms, rss, out = run_gan(model, batch, threads, steps, warmup, a.generate)
             g.append(ms)
             grss = max(grss, rss)
-            ms, rss, tout = run_torch(model, batch, threads, steps, warmup)
+            ms, rss, tout = run_torch(model, batch, threads, steps, warmup, a.generate)
             t.append(ms)
             trss = max(trss, rss)
             print(f"  {row} round {r + 1}: libgan {g[-1]:.1f} ms  pytorch {t[-1]:.1f} ms",
@@ -87,7 +101,8 @@ def main():
         gm, tm = statistics.median(g), statistics.median(t)
         table.append((model, batch, threads, gm, tm, gm / tm, grss, trss))
     print()
-    print("| model | batch | threads | libgan ms/step | PyTorch ms/step | ratio | libgan RSS MiB | PyTorch RSS MiB |")
+    print(f"| model | batch | threads | libgan {unit} | PyTorch {unit} | ratio | libgan RSS MiB "
+          "| PyTorch RSS MiB |")
     print("|---|---|---|---|---|---|---|---|")
     for m, b, th, gm, tm, r, gr, tr in table:
         print(f"| {m} | {b} | {th} | {gm:.1f} | {tm:.1f} | {r:.2f} | {gr:.0f} | {tr:.0f} |")

@@ -457,10 +457,13 @@ START_TEST(colour_idx_round_trip)
 }
 END_TEST
 
+/* gan bench, training steps (_i = 0) or batches from G (_i = 1): the last
+ * line is the JSON object of the help text */
 START_TEST(bench_last_line_is_json)
 {
+    const bool generate = _i == 1;
     ck_assert_int_eq(gan("bench", "--model", "toy2d", "--batch", "8", "--steps", "3", "--warmup",
-                         "1", "--threads", "1", NULL),
+                         "1", "--threads", "1", generate ? "--generate" : NULL, NULL),
                      0);
     char *last = out_text + strlen(out_text) - 1; /* the final '\n' */
     ck_assert_int_eq(*last, '\n');
@@ -469,11 +472,13 @@ START_TEST(bench_last_line_is_json)
     line = line ? line + 1 : out_text;
     const char *keys[] = {"{\"model\":\"toy2d\",\"batch\":8,\"threads\":1,\"steps\":3,"
                           "\"ms_per_step_median\":",
-                          ",\"ms_per_step_min\":", ",\"images_per_s\":", ",\"peak_rss_kb\":"};
+                          ",\"ms_per_step_min\":", ",\"images_per_s\":", ",\"peak_rss_kb\":",
+                          generate ? ",\"mode\":\"generate\"}" : ",\"mode\":\"train\"}"};
     ck_assert_msg(strncmp(line, keys[0], strlen(keys[0])) == 0, "last line: %s", line);
-    for (int i = 1; i < 4; i++) ck_assert_msg(strstr(line, keys[i]) != NULL, "%s: %s", keys[i], line);
+    for (int i = 1; i < 5; i++) ck_assert_msg(strstr(line, keys[i]) != NULL, "%s: %s", keys[i], line);
     ck_assert_int_eq(line[strlen(line) - 1], '}');
     ck_assert_ptr_nonnull(strstr(out_text, "ms/step"));
+    ck_assert_ptr_nonnull(strstr(out_text, generate ? "batches from G (eval mode)" : " steps after"));
 }
 END_TEST
 
@@ -490,7 +495,7 @@ Suite *suite_tool(void)
     tcase_add_test(tc, images_end_to_end);
     tcase_add_test(tc, resize_per_batch_matches_whole_set);
     tcase_add_test(tc, colour_idx_round_trip);
-    tcase_add_test(tc, bench_last_line_is_json);
+    tcase_add_loop_test(tc, bench_last_line_is_json, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
