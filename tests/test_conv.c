@@ -485,6 +485,35 @@ START_TEST(dense_fast_paths)
 }
 END_TEST
 
+/* conv_transpose2d's forward on GAN_CONVT_FEW_COLUMNS GEMM columns or
+ * fewer computes cols^T and transposes it: a 4x4 input (16 columns a
+ * sample) at batch 1 takes that path, batch 2 does not, a 2x2 input takes it
+ * up to batch 4; on one thread and on two (where the batch of one is a lone
+ * task whose GEMM the pool splits). */
+START_TEST(convt_few_columns)
+{
+    const int threads = gan_get_num_threads();
+    static const conv_cfg cases[] = {
+        /* tr n cin cout h w kh kw s p op bias ho wo */
+        {1, 1, 6, 5, 4, 4, 4, 4, 2, 1, 0, 1, 8, 8},
+        {1, 2, 6, 5, 4, 4, 4, 4, 2, 1, 0, 0, 8, 8},
+        {1, 4, 3, 7, 2, 2, 3, 3, 1, 0, 0, 1, 4, 4},
+        {1, 5, 3, 7, 2, 2, 3, 3, 1, 0, 0, 1, 4, 4},
+    };
+    for (int t = 1; t <= 2; t++) {
+        TU_OK(gan_set_num_threads(t));
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            char label[64];
+            snprintf(label, sizeof label, "few columns, case %zu, %d threads", i, t);
+            gan_layer *l = make_layer(&cases[i]);
+            check_against_naive(l, &cases[i], 90 + i, label);
+            gan_layer_free(l);
+        }
+    }
+    TU_OK(gan_set_num_threads(threads));
+}
+END_TEST
+
 /* -------------------------------------------------- finite differences */
 
 START_TEST(gradcheck_conv)
@@ -818,6 +847,7 @@ Suite *suite_conv(void)
     tcase_add_loop_test(tc, pytorch_parity, 0, N_REF_CASES);
     tcase_add_test(tc, batch_size_changes);
     tcase_add_loop_test(tc, naive_reference_random, 0, 16);
+    tcase_add_test(tc, convt_few_columns);
     tcase_add_test(tc, reattach_resizes_scratch);
     tcase_add_test(tc, dense_fast_paths);
     tcase_add_test(tc, gradcheck_conv);

@@ -206,6 +206,12 @@ void gan_col2im(float *x, const float *cols, const float *bias, const gan_conv_g
     col2im(x, cols, bias, g, n, work);
 }
 
+void gan_transpose(float *dst, const float *src, int64_t rows, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
 /* dst[c, n*P + i] = src[n, c, i] */
 void gan_nchw_to_cn(float *dst, const float *src, int64_t n, int64_t c, int64_t p)
 {
@@ -262,8 +268,8 @@ static void split(const gan_lowering *lw, int64_t n, int64_t *chunk, int *dw_tas
 }
 
 gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
-                                int64_t floats_per_column, const gan_conv_geom *g,
-                                int64_t dw_floats, const char *what)
+                                int64_t floats_per_column, int64_t spare_floats,
+                                const gan_conv_geom *g, int64_t dw_floats, const char *what)
 {
     /* GAN_GEMM_THREADS=blas: one thread whose GEMMs OpenBLAS splits */
     const bool by_blas = gan_gemm_threaded_by_blas();
@@ -285,7 +291,8 @@ gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
         if (chunk > max_chunk) max_chunk = chunk;
         if (dw_tasks > max_dw_tasks) max_dw_tasks = dw_tasks;
     }
-    plan.work_offset = max_chunk * p * floats_per_column;
+    plan.spare_offset = max_chunk * p * floats_per_column;
+    plan.work_offset = plan.spare_offset + spare_floats;
     /* slots start on 64-byte lines: no two threads write one line */
     plan.slot_floats = (plan.work_offset + gan_im2col_work_floats(g, max_chunk) + 15) / 16 * 16;
     plan.max_dw_tasks = max_dw_tasks;
@@ -313,6 +320,11 @@ void gan_lowering_bind(gan_lowering *lw, void *scratch, int64_t n)
 float *gan_lowering_slot(const gan_lowering *lw, int thread)
 {
     return lw->scratch + thread * lw->slot_floats;
+}
+
+float *gan_lowering_spare(const gan_lowering *lw, int thread)
+{
+    return gan_lowering_slot(lw, thread) + lw->spare_offset;
 }
 
 float *gan_lowering_work(const gan_lowering *lw, int thread)
@@ -477,7 +489,10 @@ gan_status gan_conv_reserve(gan_layer *l, int64_t batch, bool dense)
                         l->ops->kind, (long long)batch, (long long)p,
                         c->transposed ? "input pixels" : "output positions");
     if (dense) return GAN_OK; /* no scratch */
-    return gan_lowering_reserve(&c->lw, batch, p, k + cgrid, &g, cgrid * k, l->ops->kind);
+    /* conv_transpose2d's forward on few columns computes cols^T first */
+    const int64_t spare = c->transposed && p <= GAN_CONVT_FEW_COLUMNS ? k * GAN_CONVT_FEW_COLUMNS : 0;
+    return gan_lowering_reserve(&c->lw, batch, p, k + cgrid, spare, &g, cgrid * k,
+                                l->ops->kind);
 }
 
 gan_conv_task gan_conv_task_begin(const void *job, int t, int ntasks, int thread)
@@ -501,6 +516,7 @@ gan_conv_task gan_conv_task_begin(const void *job, int t, int ntasks, int thread
     tk.cols = gan_lowering_slot(&c->lw, thread);
     tk.cn = tk.cols + tk.k * tk.chunk * tk.p;
     tk.work = gan_lowering_work(&c->lw, thread);
+    tk.spare = gan_lowering_spare(&c->lw, thread);
     gan_lowering_range(&c->lw, j->n, j->param_grads, t, &tk.lo, &tk.hi);
     return tk;
 }

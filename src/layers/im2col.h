@@ -44,6 +44,9 @@ void gan_im2col(float *cols, const float *x, const gan_conv_geom *g, int64_t n, 
 void gan_col2im(float *x, const float *cols, const float *bias, const gan_conv_geom *g,
                 int64_t n, float *work);
 
+/* dst (cols, rows) = src (rows, cols) transposed. */
+void gan_transpose(float *dst, const float *src, int64_t rows, int64_t cols);
+
 /* dst (C, N*P) = src (N, C, P) with the first two axes swapped. */
 void gan_nchw_to_cn(float *dst, const float *src, int64_t n, int64_t c, int64_t p);
 
@@ -76,12 +79,17 @@ void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t
 #define GAN_LOWERING_COLUMNS 512
 #endif
 
+/* A conv_transpose2d forward GEMM of at most this many columns (a batch of
+ * one 4x4 input) computes cols^T instead (conv_transpose2d.c). */
+#define GAN_CONVT_FEW_COLUMNS 16
+
 typedef struct gan_lowering {
     /* The plan (gan_lowering_reserve), for any batch up to the reserved: */
     int threads;         /* scratch slots (the pool size at reserve time) */
     int64_t per_chunk;   /* samples of about GAN_LOWERING_COLUMNS columns */
     int max_dw_tasks;    /* partial weight gradients: max_dw_tasks - 1    */
     int64_t slot_floats; /* scratch floats per slot (a multiple of 16)    */
+    int64_t spare_offset; /* where the layer's spare floats start         */
     int64_t work_offset; /* where im2col's work buffer starts in a slot   */
     int64_t dw_floats;   /* floats of the weight gradient                 */
     /* The split of this call's n samples (gan_lowering_bind): */
@@ -96,22 +104,25 @@ typedef struct gan_lowering {
 } gan_lowering;
 
 /* Plan the scratch for `batch` samples of `p` positions each, needing per
- * thread `floats_per_column` floats per GEMM column plus im2col's work
- * buffer for geometry g, and partial weight gradients of `dw_floats`.
- * Allocates nothing: the layer's owner provides gan_lowering_bytes of
- * scratch.  `what` names the layer. */
+ * thread `floats_per_column` floats per GEMM column, `spare_floats` more
+ * for the layer's own use (gan_lowering_spare) and im2col's work buffer for
+ * geometry g, and partial weight gradients of `dw_floats`.  Allocates
+ * nothing: the layer's owner provides gan_lowering_bytes of scratch.
+ * `what` names the layer. */
 gan_status gan_lowering_reserve(gan_lowering *lw, int64_t batch, int64_t p,
-                                int64_t floats_per_column, const gan_conv_geom *g,
-                                int64_t dw_floats, const char *what);
+                                int64_t floats_per_column, int64_t spare_floats,
+                                const gan_conv_geom *g, int64_t dw_floats, const char *what);
 /* Bytes of scratch lw needs (per-thread slots and partial gradients). */
 size_t gan_lowering_bytes(const gan_lowering *lw);
 /* For a call on n samples (at most the reserved batch): point lw's slots
  * and partials into `scratch` (64-byte aligned, at least
  * gan_lowering_bytes) and split the n samples into chunks and dW tasks. */
 void gan_lowering_bind(gan_lowering *lw, void *scratch, int64_t n);
-/* Thread `thread`'s scratch: chunk*p*floats_per_column floats, then
- * im2col's work buffer at gan_lowering_work. */
+/* Thread `thread`'s scratch: chunk*p*floats_per_column floats, then the
+ * spare floats at gan_lowering_spare, then im2col's work buffer at
+ * gan_lowering_work. */
 float *gan_lowering_slot(const gan_lowering *lw, int thread);
+float *gan_lowering_spare(const gan_lowering *lw, int thread);
 float *gan_lowering_work(const gan_lowering *lw, int thread);
 /* Tasks of a region over n samples: one per chunk, or with dw (a backward
  * that sums weight gradients) dw_tasks. */
@@ -193,6 +204,7 @@ typedef struct gan_conv_task {
     float *cols;                /* (K, chunk*P) this thread's              */
     float *cn;                  /* (Cgrid, chunk*P) this thread's          */
     float *work;                /* im2col's padded planes                  */
+    float *spare;               /* the layer's spare floats (see reserve)  */
     int64_t lo, hi, chunk;      /* samples [lo, hi), chunk at a time       */
 } gan_conv_task;
 
