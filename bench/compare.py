@@ -9,7 +9,9 @@
 
 For each row (model:batch:threads) the two programs run alternately,
 `--rounds` times each, in one run; the table gives each side's median of the
-per-round medians (ms/step), the ratio libgan/PyTorch, and peak RSS.
+per-round medians (ms/step), the ratio libgan/PyTorch of those, the spread of
+the rounds' own ratios (min-max: how far one round can land from the median
+on a noisy machine), and peak RSS.
 PyTorch runs ../shared/ref/train_step.py (needs Debian's python3-torch) in
 its best configuration on these machines: OpenBLAS limited to one thread,
 torch threads = T (oneDNN does the convolutions).  Only Python's standard
@@ -99,13 +101,16 @@ def main():
             print(f"  {row} round {r + 1}: libgan {g[-1]:.1f} ms  pytorch {t[-1]:.1f} ms",
                   flush=True)
         gm, tm = statistics.median(g), statistics.median(t)
-        table.append((model, batch, threads, gm, tm, gm / tm, grss, trss))
+        rounds = [x / y for x, y in zip(g, t)]
+        table.append((model, batch, threads, gm, tm, gm / tm, min(rounds), max(rounds),
+                      grss, trss))
     print()
-    print(f"| model | batch | threads | libgan {unit} | PyTorch {unit} | ratio | libgan RSS MiB "
-          "| PyTorch RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for m, b, th, gm, tm, r, gr, tr in table:
-        print(f"| {m} | {b} | {th} | {gm:.1f} | {tm:.1f} | {r:.2f} | {gr:.0f} | {tr:.0f} |")
+    print(f"| model | batch | threads | libgan {unit} | PyTorch {unit} | ratio | round ratios "
+          "| libgan RSS MiB | PyTorch RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for m, b, th, gm, tm, r, rlo, rhi, gr, tr in table:
+        print(f"| {m} | {b} | {th} | {gm:.1f} | {tm:.1f} | {r:.2f} | {rlo:.2f}–{rhi:.2f} "
+              f"| {gr:.0f} | {tr:.0f} |")
     print(f"\n{out.strip().splitlines()[0] if out else ''}")
     print("\n".join(l for l in out.splitlines() if l.strip().startswith("runtime")))
     print(tout.strip().splitlines()[0] if tout else "")
