@@ -109,11 +109,12 @@ static void naive_conv(const conv_cfg *c, const float *x, const float *w, const 
     for (int64_t i = 0; i < ny; i++) db[(i / (c->ho * c->wo)) % c->cout] += dy[i];
 }
 
-static void assert_close_double(const char *what, const float *got, const double *want, int64_t n)
+static void assert_close_double(const char *what, const float *got, const double *want, int64_t n,
+                                double rtol)
 {
     float *w = malloc(sizeof(float) * (size_t)n);
     for (int64_t i = 0; i < n; i++) w[i] = (float)want[i];
-    tu_assert_close(what, got, w, n, RTOL);
+    tu_assert_close(what, got, w, n, rtol);
     free(w);
 }
 
@@ -123,8 +124,9 @@ static void fill_uniform(gan_tensor *t, gan_rng *rng)
 }
 
 /* Forward and backward through the layer on random data; compare y, dx, dW
- * and db with naive_conv. */
-static void check_against_naive(gan_layer *l, const conv_cfg *c, uint64_t seed, const char *label)
+ * and db with naive_conv, to relative tolerance rtol. */
+static void check_against_naive_rtol(gan_layer *l, const conv_cfg *c, uint64_t seed,
+                                     const char *label, double rtol)
 {
     gan_rng *rng = NULL;
     TU_OK(gan_rng_create(&rng, seed));
@@ -149,14 +151,14 @@ static void check_against_naive(gan_layer *l, const conv_cfg *c, uint64_t seed, 
                gan_tensor_cdata(dy), ry, rdx, rdw, rdb);
     char what[160];
     snprintf(what, sizeof what, "%s y", label);
-    assert_close_double(what, gan_tensor_cdata(y), ry, ny);
+    assert_close_double(what, gan_tensor_cdata(y), ry, ny, rtol);
     snprintf(what, sizeof what, "%s dx", label);
-    assert_close_double(what, gan_tensor_cdata(dx), rdx, nx);
+    assert_close_double(what, gan_tensor_cdata(dx), rdx, nx, rtol);
     snprintf(what, sizeof what, "%s grad_weight", label);
-    assert_close_double(what, gan_tensor_cdata(gw), rdw, nw);
+    assert_close_double(what, gan_tensor_cdata(gw), rdw, nw, rtol);
     if (b) {
         snprintf(what, sizeof what, "%s grad_bias", label);
-        assert_close_double(what, gan_tensor_cdata(gb), rdb, c->cout);
+        assert_close_double(what, gan_tensor_cdata(gb), rdb, c->cout, rtol);
     }
     free(ry);
     free(rdx);
@@ -167,6 +169,11 @@ static void check_against_naive(gan_layer *l, const conv_cfg *c, uint64_t seed, 
     gan_tensor_free(y);
     gan_tensor_free(dy);
     gan_rng_free(rng);
+}
+
+static void check_against_naive(gan_layer *l, const conv_cfg *c, uint64_t seed, const char *label)
+{
+    check_against_naive_rtol(l, c, seed, label, RTOL);
 }
 
 /* ------------------------------------------------- PyTorch reference cases */
@@ -514,6 +521,32 @@ START_TEST(convt_few_columns)
 }
 END_TEST
 
+/* A batch of one is a single task, which runs outside any parallel region,
+ * so on two threads the GEMMs inside it are split over the pool (these are
+ * large enough for gan_sgemm to split): still the naive loop's results, to
+ * float32 rounding of sums of 512-1024 terms. */
+START_TEST(batch_of_one_splits_its_gemm)
+{
+    const int threads = gan_get_num_threads();
+    static const conv_cfg cases[] = {
+        /* tr n cin cout h w kh kw s p op bias ho wo */
+        {1, 1, 128, 64, 8, 8, 4, 4, 2, 1, 0, 0, 16, 16},
+        {0, 1, 64, 32, 28, 28, 4, 4, 2, 1, 0, 1, 14, 14},
+    };
+    for (int t = 1; t <= 2; t++) {
+        TU_OK(gan_set_num_threads(t));
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            char label[64];
+            snprintf(label, sizeof label, "batch of one, case %zu, %d threads", i, t);
+            gan_layer *l = make_layer(&cases[i]);
+            check_against_naive_rtol(l, &cases[i], 110 + i, label, 1e-3);
+            gan_layer_free(l);
+        }
+    }
+    TU_OK(gan_set_num_threads(threads));
+}
+END_TEST
+
 /* -------------------------------------------------- finite differences */
 
 START_TEST(gradcheck_conv)
@@ -848,6 +881,7 @@ Suite *suite_conv(void)
     tcase_add_test(tc, batch_size_changes);
     tcase_add_loop_test(tc, naive_reference_random, 0, 16);
     tcase_add_test(tc, convt_few_columns);
+    tcase_add_test(tc, batch_of_one_splits_its_gemm);
     tcase_add_test(tc, reattach_resizes_scratch);
     tcase_add_test(tc, dense_fast_paths);
     tcase_add_test(tc, gradcheck_conv);
