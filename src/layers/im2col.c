@@ -253,7 +253,9 @@ void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t
 /* The split of n samples: chunks of about per_chunk samples (so about
  * GAN_LOWERING_COLUMNS GEMM columns) in dW tasks of equal chunk counts, two
  * per thread (so a thread the OS runs late hands over work) when n has the
- * chunks, else one.  A function of n and the thread count only: a layer
+ * chunks, else one per thread, but never more than one per sample (a batch
+ * of one is then a single task, whose GEMMs the pool splits, and needs no
+ * partial gradient).  A function of n and the thread count only: a layer
  * planned for a larger batch splits n exactly as one planned for n, so
  * results never depend on the batches seen before. */
 static void split(const gan_lowering *lw, int64_t n, int64_t *chunk, int *dw_tasks,
@@ -261,7 +263,7 @@ static void split(const gan_lowering *lw, int64_t n, int64_t *chunk, int *dw_tas
 {
     const int64_t t = lw->threads;
     int64_t chunks = (n + lw->per_chunk - 1) / lw->per_chunk;
-    *dw_tasks = t == 1 ? 1 : chunks >= 2 * t ? (int)(2 * t) : (int)t;
+    *dw_tasks = t == 1 || n <= 1 ? 1 : chunks >= 2 * t ? (int)(2 * t) : (int)(n < t ? n : t);
     chunks = (chunks + *dw_tasks - 1) / *dw_tasks * *dw_tasks;
     *chunk = n < 1 ? 1 : (n + chunks - 1) / chunks;
     *task_chunks = chunks / *dw_tasks;
