@@ -492,6 +492,24 @@ START_TEST(dense_fast_paths)
 }
 END_TEST
 
+/* Each case on one thread and on two against the naive loop, to rtol. */
+static void check_cases_on_1_and_2_threads(const conv_cfg *cases, size_t ncases,
+                                           const char *what, uint64_t seed, double rtol)
+{
+    const int threads = gan_get_num_threads();
+    for (int t = 1; t <= 2; t++) {
+        TU_OK(gan_set_num_threads(t));
+        for (size_t i = 0; i < ncases; i++) {
+            char label[80];
+            snprintf(label, sizeof label, "%s, case %zu, %d threads", what, i, t);
+            gan_layer *l = make_layer(&cases[i]);
+            check_against_naive_rtol(l, &cases[i], seed + i, label, rtol);
+            gan_layer_free(l);
+        }
+    }
+    TU_OK(gan_set_num_threads(threads));
+}
+
 /* conv_transpose2d's forward on GAN_CONVT_FEW_COLUMNS GEMM columns or
  * fewer computes cols^T and transposes it: a 4x4 input (16 columns a
  * sample) at batch 1 takes that path, batch 2 does not, a 2x2 input takes it
@@ -499,7 +517,6 @@ END_TEST
  * task whose GEMM the pool splits). */
 START_TEST(convt_few_columns)
 {
-    const int threads = gan_get_num_threads();
     static const conv_cfg cases[] = {
         /* tr n cin cout h w kh kw s p op bias ho wo */
         {1, 1, 6, 5, 4, 4, 4, 4, 2, 1, 0, 1, 8, 8},
@@ -507,17 +524,7 @@ START_TEST(convt_few_columns)
         {1, 4, 3, 7, 2, 2, 3, 3, 1, 0, 0, 1, 4, 4},
         {1, 5, 3, 7, 2, 2, 3, 3, 1, 0, 0, 1, 4, 4},
     };
-    for (int t = 1; t <= 2; t++) {
-        TU_OK(gan_set_num_threads(t));
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            char label[64];
-            snprintf(label, sizeof label, "few columns, case %zu, %d threads", i, t);
-            gan_layer *l = make_layer(&cases[i]);
-            check_against_naive(l, &cases[i], 90 + i, label);
-            gan_layer_free(l);
-        }
-    }
-    TU_OK(gan_set_num_threads(threads));
+    check_cases_on_1_and_2_threads(cases, sizeof cases / sizeof cases[0], "few columns", 90, RTOL);
 }
 END_TEST
 
@@ -527,23 +534,13 @@ END_TEST
  * float32 rounding of sums of 512-1024 terms. */
 START_TEST(batch_of_one_splits_its_gemm)
 {
-    const int threads = gan_get_num_threads();
     static const conv_cfg cases[] = {
         /* tr n cin cout h w kh kw s p op bias ho wo */
         {1, 1, 128, 64, 8, 8, 4, 4, 2, 1, 0, 0, 16, 16},
         {0, 1, 64, 32, 28, 28, 4, 4, 2, 1, 0, 1, 14, 14},
     };
-    for (int t = 1; t <= 2; t++) {
-        TU_OK(gan_set_num_threads(t));
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            char label[64];
-            snprintf(label, sizeof label, "batch of one, case %zu, %d threads", i, t);
-            gan_layer *l = make_layer(&cases[i]);
-            check_against_naive_rtol(l, &cases[i], 110 + i, label, 1e-3);
-            gan_layer_free(l);
-        }
-    }
-    TU_OK(gan_set_num_threads(threads));
+    check_cases_on_1_and_2_threads(cases, sizeof cases / sizeof cases[0], "batch of one", 110,
+                                   1e-3);
 }
 END_TEST
 
