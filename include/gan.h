@@ -341,14 +341,16 @@ GAN_API int gan_layer_tensor_count(const gan_layer *layer);
 /* Tensor `index` (0..count-1): its name, value and gradient (grad is NULL
  * for buffers; each out-pointer may be NULL).  The tensors are borrowed from
  * the layer (write to them to set weights).  GAN_E_INVALID for an index out
- * of range. */
+ * of range; for a layer of a model, asking for grad may allocate the
+ * model's gradients (see gan_model_tensor) and fail with GAN_E_NOMEM. */
 GAN_API gan_status gan_layer_tensor(gan_layer *layer, int index, const char **name,
                                     gan_tensor **value, gan_tensor **grad);
 
 /* ------------------------------------------------------------------ models */
 /* A sequential container of layers.  Parameters live in one buffer, their
- * gradients in another; activation buffers are planned for a batch size
- * once (and grown only if a larger batch arrives). */
+ * gradients in another (allocated when first needed: see gan_model_tensor);
+ * activation buffers are planned for a batch size once (and grown only if a
+ * larger batch arrives). */
 typedef struct gan_model gan_model;
 
 /* New empty model taking per-sample inputs of the given shape (1 to 3 dims,
@@ -397,11 +399,14 @@ GAN_API gan_status gan_model_forward(gan_model *model, const gan_tensor *x,
  * receives dL/dinput (borrowed, valid until the next backward) — this is how
  * D's input gradient feeds G; with dx NULL the first layer skips that work.
  * GAN_E_STATE if no forward came first (adding a layer also resets this);
- * GAN_E_SHAPE if dy is not the last forward's output shape. */
+ * GAN_E_SHAPE if dy is not the last forward's output shape; GAN_E_NOMEM if
+ * the gradient buffer, allocated by the first backward that needs it, cannot
+ * be had. */
 GAN_API gan_status gan_model_backward(gan_model *model, const gan_tensor *dy,
                                       const gan_tensor **dx);
 /* Set all parameter gradients to zero (backward only adds; call it before
- * each step's first backward). */
+ * each step's first backward).  Before the gradient buffer exists they
+ * already are: nothing is allocated. */
 GAN_API gan_status gan_model_zero_grad(gan_model *model);
 /* Train (1, default) or eval (0) mode for every layer. */
 GAN_API gan_status gan_model_set_training(gan_model *model, int training);
@@ -425,7 +430,12 @@ GAN_API int64_t gan_model_param_count(const gan_model *model);
 GAN_API int gan_model_tensor_count(const gan_model *model);
 /* Tensor `index` (0..count-1): name, value and gradient (grad is NULL for
  * buffers; each out-pointer may be NULL).  Borrowed from the model: write
- * into value to set weights.  GAN_E_INVALID for an index out of range. */
+ * into value to set weights.  The gradient buffer is allocated (zeroed)
+ * when something first needs it — a backward that computes parameter
+ * gradients, an optimizer step, a trainer, or asking here for a grad — so a
+ * model that only runs forward (a generator drawing samples) never holds
+ * one.  GAN_E_INVALID for an index out of range; GAN_E_NOMEM if grad was
+ * asked for and the gradients cannot be allocated. */
 GAN_API gan_status gan_model_tensor(gan_model *model, int index, const char **name,
                                     gan_tensor **value, gan_tensor **grad);
 
@@ -468,7 +478,8 @@ GAN_API void gan_optimizer_free(gan_optimizer *opt);
  * A frozen model is left untouched (GAN_OK; moments and step count too).
  * GAN_E_NUMERIC if a gradient or an updated value would be NaN/Inf: nothing
  * is changed then.  GAN_E_STATE if layers were added to the model after the
- * optimizer was created.  Models of 32 K parameters or more are updated on
+ * optimizer was created.  Before any backward the gradients are zero (the
+ * step allocates them: GAN_E_NOMEM if it cannot).  Models of 32 K parameters or more are updated on
  * libgan's thread pool (gan_set_num_threads); the result is bitwise the same
  * for every thread count. */
 GAN_API gan_status gan_optimizer_step(gan_optimizer *opt);
@@ -613,7 +624,8 @@ GAN_API int64_t gan_trainer_epoch(const gan_trainer *t);
 typedef struct gan_memory_info {
     size_t struct_size; /* set to sizeof(gan_memory_info) before the call    */
     size_t parameters;  /* trainable values (one buffer per model)           */
-    size_t gradients;   /* their gradients (one buffer per model)            */
+    size_t gradients;   /* their gradients (one buffer per model; 0 until
+                           something needs them, see gan_model_tensor)       */
     size_t buffers;     /* non-trainable state: batch norm running stats     */
     size_t optimizer;   /* optimizer state, e.g. Adam's two moments (trainer) */
     size_t activations; /* forward outputs and backward gradient buffers     */

@@ -138,7 +138,8 @@ static int64_t layer_param_floats(const gan_layer *l)
     return n;
 }
 
-/* Point every trainable slot of every layer into params / grads, in order. */
+/* Point every trainable slot of every layer into params / grads, in order
+ * (grads may be NULL: not allocated yet, see gan_model_ensure_grads). */
 static void repoint_slots(gan_layer **layers, int nlayers, float *params, float *grads)
 {
     int64_t off = 0;
@@ -148,7 +149,7 @@ static void repoint_slots(gan_layer **layers, int nlayers, float *params, float 
             gan_layer_slot *slot = &l->slot[s];
             if (slot->is_buffer) continue;
             gan_tensor_view(&slot->value, params + off, &slot->shape);
-            gan_tensor_view(&slot->grad, grads + off, &slot->shape);
+            gan_tensor_view(&slot->grad, grads ? grads + off : NULL, &slot->shape);
             off += gan_shape_numel(&slot->shape);
         }
     }
@@ -200,12 +201,14 @@ gan_status gan_model_add(gan_model *m, gan_layer *l)
         if (m->nentries) memcpy(entries, m->entries, (size_t)m->nentries * sizeof *entries);
     }
     if (add > 0) {
+        /* gradients only if the model already has them (a model allocates
+         * its gradient buffer when something first needs it) */
         params = gan_alloc_floats(m->nparams + add);
-        grads = gan_alloc_floats(m->nparams + add);
-        if (params == NULL || grads == NULL) goto nomem;
+        if (params == NULL) goto nomem;
+        if (m->grads != NULL && (grads = gan_alloc_floats(m->nparams + add)) == NULL) goto nomem;
         if (m->nparams) {
             memcpy(params, m->params, (size_t)m->nparams * sizeof(float));
-            memcpy(grads, m->grads, (size_t)m->nparams * sizeof(float));
+            if (grads != NULL) memcpy(grads, m->grads, (size_t)m->nparams * sizeof(float));
         }
         /* the new layer's values; its gradients start at zero */
         int64_t off = m->nparams;
@@ -485,6 +488,7 @@ gan_status gan_model_backward(gan_model *m, const gan_tensor *dy, const gan_tens
     }
     const bool param_grads = !m->frozen;
     if (!param_grads && dx == NULL) return GAN_OK; /* nothing would be produced */
+    if (param_grads) GAN_TRY(gan_model_ensure_grads(m, fn));
     const float *g = dy->data; /* dL/d(output of layer i) */
     for (int i = m->nlayers - 1; i >= 0; i--) {
         gan_layer *l = m->layers[i];
@@ -506,7 +510,20 @@ gan_status gan_model_backward(gan_model *m, const gan_tensor *dy, const gan_tens
 gan_status gan_model_zero_grad(gan_model *m)
 {
     GAN_CHECK_NULL(m, "gan_model_zero_grad");
-    if (m->nparams > 0) memset(m->grads, 0, (size_t)m->nparams * sizeof(float));
+    /* without a gradient buffer every gradient is already zero */
+    if (m->grads != NULL) memset(m->grads, 0, (size_t)m->nparams * sizeof(float));
+    return GAN_OK;
+}
+
+gan_status gan_model_ensure_grads(gan_model *m, const char *fn)
+{
+    if (m->grads != NULL || m->nparams == 0) return GAN_OK;
+    float *grads = gan_alloc_floats(m->nparams);
+    if (grads == NULL)
+        return gan_fail(GAN_E_NOMEM, "%s: out of memory for the model's %lld gradients", fn,
+                        (long long)m->nparams);
+    m->grads = grads;
+    repoint_slots(m->layers, m->nlayers, m->params, m->grads);
     return GAN_OK;
 }
 
@@ -556,6 +573,7 @@ gan_status gan_model_tensor(gan_model *m, int index, const char **name, gan_tens
                         m->nentries - 1);
     const gan_model_entry *e = &m->entries[index];
     gan_layer_slot *s = &m->layers[e->layer]->slot[e->slot];
+    if (grad != NULL && !s->is_buffer) GAN_TRY(gan_model_ensure_grads(m, "gan_model_tensor"));
     if (name) *name = e->name;
     if (value) *value = &s->value;
     if (grad) *grad = s->is_buffer ? NULL : &s->grad;
@@ -572,7 +590,8 @@ float *gan_model_params(gan_model *m, int64_t *n)
 float *gan_model_grads(gan_model *m, int64_t *n)
 {
     if (n) *n = m ? m->nparams : 0;
-    return m ? m->grads : NULL;
+    if (m == NULL || gan_model_ensure_grads(m, "gan_model_grads") != GAN_OK) return NULL;
+    return m->grads;
 }
 
 int64_t gan_model_buffer_floats(const gan_model *m)
@@ -638,6 +657,7 @@ GAN_HOT static void norm_task(void *ctx, int t, int ntasks, int thread)
 /* One block per thread: the result depends only on the thread count. */
 double gan_model_grad_norm(const gan_model *m)
 {
+    if (m->grads == NULL) return 0.0; /* every gradient is zero */
     norm_job j = {.g = m->grads, .n = m->nparams};
     const int64_t blocks = m->nparams / 65536;
     const int nw = gan_pool_size(blocks < 1 ? 1 : blocks > GAN_POOL_MAX ? GAN_POOL_MAX : (int)blocks);
@@ -651,7 +671,8 @@ double gan_model_grad_norm(const gan_model *m)
 void gan_model_memory_of(const gan_model *m, gan_memory_info *r)
 {
     memset(r, 0, sizeof *r);
-    r->parameters = r->gradients = (size_t)m->nparams * sizeof(float);
+    r->parameters = (size_t)m->nparams * sizeof(float);
+    r->gradients = m->grads != NULL ? r->parameters : 0;
     r->buffers = (size_t)gan_model_buffer_floats(m) * sizeof(float);
     r->scratch = m->arena->bytes;
     if (m->act == NULL) return;

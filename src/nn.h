@@ -63,7 +63,15 @@ struct gan_model {
 
 /* Free a model regardless of its owner (the trainer frees its models so). */
 void gan_model_destroy_owned(gan_model *m);
-/* The params / grads buffers (n receives their length; may be NULL). */
+/* The gradient buffer is allocated (zeroed) the first time something
+ * needs it: a backward that computes parameter gradients, an optimizer
+ * step, a request for a gradient tensor, a trainer.  A model that only
+ * runs forward (a generator drawing samples) never holds one.  GAN_E_NOMEM
+ * (message from `fn`) if it cannot be had. */
+gan_status gan_model_ensure_grads(gan_model *m, const char *fn);
+
+/* The params / grads buffers (n receives their length; may be NULL);
+ * gan_model_grads allocates the gradients if need be (NULL if it cannot). */
 float *gan_model_params(gan_model *m, int64_t *n);
 float *gan_model_grads(gan_model *m, int64_t *n);
 /* Use `arena` (owned by the caller, which adds m to its users) instead of

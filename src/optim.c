@@ -445,6 +445,7 @@ gan_status gan_optimizer_step(gan_optimizer *o)
                         "%s: the model has %lld parameters now, %lld when the optimizer was created",
                         fn, (long long)model->nparams, (long long)o->n);
     if (model->frozen) return GAN_OK;
+    GAN_TRY(gan_model_ensure_grads(model, fn)); /* no backward yet: zero gradients */
     step_job j;
     memset(&j.a, 0, sizeof j.a);
     step_args_init(&j.a, o);

@@ -104,6 +104,9 @@ gan_status gan_trainer_create(gan_trainer **out, gan_model *g, gan_model *d,
                         fn, gan_shape_str(&d->out, a, sizeof a));
     }
 
+    /* the gradients now, so that steps never allocate them */
+    GAN_TRY(gan_model_ensure_grads(g, fn));
+    GAN_TRY(gan_model_ensure_grads(d, fn));
     gan_trainer *t = gan_alloc_zero(sizeof *t);
     if (t == NULL) return GAN_E_NOMEM;
     t->g = g;

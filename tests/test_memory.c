@@ -48,7 +48,7 @@ START_TEST(model_memory_counts_exactly)
     const size_t params = (size_t)(6 * 2 * 9 + 6 + 6 + 6 + 6 * 3 * 16) * 4; /* conv w+b, BN, convT w */
     ck_assert_uint_eq(info.struct_size, sizeof info);
     ck_assert_uint_eq(info.parameters, params);
-    ck_assert_uint_eq(info.gradients, params);
+    ck_assert_uint_eq(info.gradients, 0); /* allocated when first needed */
     ck_assert_uint_eq(info.buffers, 12 * 4);
     ck_assert_uint_eq(info.optimizer, 0);
     ck_assert_uint_eq(info.activations, 0); /* nothing planned yet */
@@ -64,8 +64,14 @@ START_TEST(model_memory_counts_exactly)
     const size_t acts = (size_t)n * (150 + 150 + 300 + 2 * 300 + 162) * 4;
     ck_assert_uint_eq(info.activations, acts);
     ck_assert_uint_gt(info.scratch, 0);
+    ck_assert_uint_eq(info.gradients, 0); /* forward alone needs none */
     ck_assert_uint_eq(info.total, info.parameters + info.gradients + info.buffers + info.optimizer +
                                       info.activations + info.scratch + info.other);
+    gan_tensor *dy = tu_tensor(4, n, 3, 10, 10);
+    TU_OK(gan_model_backward(m, dy, NULL));
+    TU_OK(gan_model_memory(m, &info));
+    ck_assert_uint_eq(info.gradients, params);
+    gan_tensor_free(dy);
     gan_tensor_free(x);
     gan_model_free(m);
 }
@@ -73,6 +79,60 @@ END_TEST
 
 /* The model's planned, partly shared buffers give exactly what the layers
  * give one by one with buffers of their own. */
+/* A model that only runs forward (a generator drawing samples) holds no
+ * gradient buffer; everything that reads or writes gradients before the
+ * first backward sees zeros, and asking for a gradient tensor allocates
+ * them. */
+START_TEST(gradients_allocated_when_first_needed)
+{
+    gan_model *m = small_model();
+    TU_OK(gan_model_set_training(m, 0));
+    gan_tensor *x = tu_tensor(4, 3, 2, 9, 9);
+    const gan_tensor *y;
+    TU_OK(gan_model_forward(m, x, &y));
+    gan_memory_info info = {.struct_size = sizeof info};
+    TU_OK(gan_model_memory(m, &info));
+    ck_assert_uint_eq(info.gradients, 0);
+
+    /* zeroing gradients that do not exist yet: nothing to do, no buffer */
+    TU_OK(gan_model_zero_grad(m));
+    gan_layer *conv = gan_model_layer(m, 0);
+    ck_assert_ptr_nonnull(conv);
+    TU_OK(gan_layer_zero_grad(conv));
+    TU_OK(gan_model_memory(m, &info));
+    ck_assert_uint_eq(info.gradients, 0);
+
+    /* an optimizer step before any backward: zero gradients, Adam leaves
+     * every parameter as it was */
+    const int64_t np = gan_model_param_count(m);
+    gan_tensor *w = NULL;
+    TU_OK(gan_model_tensor(m, 0, NULL, &w, NULL));
+    float before = gan_tensor_data(w)[0];
+    gan_optim_config cfg;
+    gan_optim_config_default(&cfg);
+    gan_optimizer *opt = NULL;
+    TU_OK(gan_optimizer_create(&opt, m, &cfg));
+    TU_OK(gan_optimizer_step(opt));
+    ck_assert_float_eq(gan_tensor_data(w)[0], before);
+    TU_OK(gan_model_memory(m, &info));
+    ck_assert_uint_eq(info.gradients, (size_t)np * sizeof(float));
+
+    /* every gradient tensor is a view of zeros, the layer's too */
+    for (int i = 0; i < gan_model_tensor_count(m); i++) {
+        gan_tensor *g = NULL;
+        TU_OK(gan_model_tensor(m, i, NULL, NULL, &g));
+        if (g == NULL) continue; /* a buffer */
+        for (int64_t k = 0; k < gan_tensor_numel(g); k++) ck_assert_float_eq(gan_tensor_data(g)[k], 0.0f);
+    }
+    gan_tensor *lg = NULL;
+    TU_OK(gan_layer_tensor(conv, 0, NULL, NULL, &lg));
+    ck_assert_ptr_nonnull(gan_tensor_data(lg));
+    gan_optimizer_free(opt);
+    gan_tensor_free(x);
+    gan_model_free(m);
+}
+END_TEST
+
 START_TEST(in_place_activations_change_nothing)
 {
     const int64_t n = 4;
@@ -338,6 +398,7 @@ Suite *suite_memory(void)
     Suite *s = suite_create("memory");
     TCase *tc = tcase_create("memory");
     tcase_add_test(tc, model_memory_counts_exactly);
+    tcase_add_test(tc, gradients_allocated_when_first_needed);
     tcase_add_test(tc, in_place_activations_change_nothing);
     tcase_add_test(tc, activations_after_dense_run_in_place);
     tcase_add_test(tc, layers_share_one_scratch_arena);

@@ -2,6 +2,7 @@
  * and buffers), shape checks, and the public forward/backward entry points
  * that dispatch to the kind's gan_layer_ops. */
 #include "internal.h"
+#include "nn.h"
 
 #include <string.h>
 
@@ -267,8 +268,8 @@ gan_status gan_layer_set_training(gan_layer *l, int training)
 gan_status gan_layer_zero_grad(gan_layer *l)
 {
     GAN_CHECK_NULL(l, "gan_layer_zero_grad");
-    for (int i = 0; i < l->nslots; i++)
-        if (!l->slot[i].is_buffer)
+    for (int i = 0; i < l->nslots; i++) /* a model's layer may have no gradients yet: zero */
+        if (!l->slot[i].is_buffer && l->slot[i].grad.data != NULL)
             memset(l->slot[i].grad.data, 0, (size_t)l->slot[i].grad.numel * sizeof(float));
     return GAN_OK;
 }
@@ -286,6 +287,8 @@ gan_status gan_layer_tensor(gan_layer *l, int index, const char **name, gan_tens
         return gan_fail(GAN_E_INVALID, "gan_layer_tensor: index %d out of range 0..%d", index,
                         l->nslots - 1);
     gan_layer_slot *s = &l->slot[index];
+    if (grad != NULL && !s->is_buffer && l->owner != NULL)
+        GAN_TRY(gan_model_ensure_grads(l->owner, "gan_layer_tensor"));
     if (name) *name = s->name;
     if (value) *value = &s->value;
     if (grad) *grad = s->is_buffer ? NULL : &s->grad;
