@@ -6,12 +6,19 @@
     /usr/bin/python3 bench/compare.py --gan /tmp/build/bin/gan   # an O= build
     /usr/bin/python3 bench/compare.py --generate   # sampling G: gan bench --generate
                                                    # against bench/generate_ref.py
+    /usr/bin/python3 bench/compare.py --rows --scaling dcgan28:64   # 2-thread scaling only
 
 For each row (model:batch:threads) the two programs run alternately,
 `--rounds` times each, in one run; the table gives each side's median of the
 per-round medians (ms/step), the ratio libgan/PyTorch of those, the spread of
 the rounds' own ratios (min-max: how far one round can land from the median
 on a noisy machine), and peak RSS.
+
+--scaling model:batch ... (default dcgan28:64 when no --rows are given) times
+`gan bench` at one thread and at two alternately, `--rounds` times, and prints
+the speed-up of two threads over one (the median of the rounds' own ratios,
+and their spread): two runs taken back to back see the same machine, where
+the table's 1- and 2-thread rows are minutes apart.
 PyTorch runs ../shared/ref/train_step.py (needs Debian's python3-torch) in
 its best configuration on these machines: OpenBLAS limited to one thread,
 torch threads = T (oneDNN does the convolutions).  Only Python's standard
@@ -69,6 +76,9 @@ def main():
     ap.add_argument("--generate", action="store_true",
                     help="time sampling from G (eval mode) instead of training steps")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--scaling", nargs="*", default=None,
+                    help="model:batch ... to time at 1 and 2 threads alternately (default: "
+                         "dcgan28:64 when no --rows are given and not --generate)")
     ap.add_argument("--steps", type=int, default=0, help="override steps per run")
     ap.add_argument("--gan", default=None, help="the gan binary (default: $GAN_BIN or bin/gan)")
     a = ap.parse_args()
@@ -81,9 +91,12 @@ def main():
     if version.returncode != 0:
         sys.exit(f"{GAN} --version failed: {version.stderr.strip()}")
     print(version.stdout.strip())
-    rows = a.rows or (GENERATE_ROWS if a.generate else ROWS)
+    rows = a.rows if a.rows is not None else (GENERATE_ROWS if a.generate else ROWS)
+    scaling = a.scaling if a.scaling is not None else \
+        ([] if a.generate or a.rows is not None else ["dcgan28:64"])
     unit = "ms/batch" if a.generate else "ms/step"
     table = []
+    out = tout = ""
     for row in rows:
         model, batch, threads = row.split(":")
         batch, threads = int(batch), int(threads)
@@ -104,16 +117,38 @@ def main():
         rounds = [x / y for x, y in zip(g, t)]
         table.append((model, batch, threads, gm, tm, gm / tm, min(rounds), max(rounds),
                       grss, trss))
-    print()
-    print(f"| model | batch | threads | libgan {unit} | PyTorch {unit} | ratio | round ratios "
-          "| libgan RSS MiB | PyTorch RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for m, b, th, gm, tm, r, rlo, rhi, gr, tr in table:
-        print(f"| {m} | {b} | {th} | {gm:.1f} | {tm:.1f} | {r:.2f} | {rlo:.2f}–{rhi:.2f} "
-              f"| {gr:.0f} | {tr:.0f} |")
-    print(f"\n{out.strip().splitlines()[0] if out else ''}")
-    print("\n".join(l for l in out.splitlines() if l.strip().startswith("runtime")))
-    print(tout.strip().splitlines()[0] if tout else "")
+    if table:
+        print()
+        print(f"| model | batch | threads | libgan {unit} | PyTorch {unit} | ratio "
+              "| round ratios | libgan RSS MiB | PyTorch RSS MiB |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for m, b, th, gm, tm, r, rlo, rhi, gr, tr in table:
+            print(f"| {m} | {b} | {th} | {gm:.1f} | {tm:.1f} | {r:.2f} | {rlo:.2f}–{rhi:.2f} "
+                  f"| {gr:.0f} | {tr:.0f} |")
+        print(f"\n{out.strip().splitlines()[0] if out else ''}")
+        print("\n".join(l for l in out.splitlines() if l.strip().startswith("runtime")))
+        print(tout.strip().splitlines()[0] if tout else "")
+    for case in scaling:
+        scale(case, a.rounds, a.steps)
+
+
+def scale(case, rounds, steps_override):
+    """libgan at 1 and 2 threads alternately: the speed-up of two threads."""
+    model, batch = case.split(":")
+    batch = int(batch)
+    steps, warmup = STEPS[model]
+    if steps_override:
+        steps = steps_override
+    one, two = [], []
+    for r in range(rounds):
+        one.append(run_gan(model, batch, 1, steps, warmup)[0])
+        two.append(run_gan(model, batch, 2, steps, warmup)[0])
+        print(f"  {case} scaling round {r + 1}: 1 thread {one[-1]:.1f} ms  "
+              f"2 threads {two[-1]:.1f} ms  ({one[-1] / two[-1]:.2f}x)", flush=True)
+    ratios = [x / y for x, y in zip(one, two)]
+    print(f"\n2-thread scaling, {model} batch {batch}: 1 thread {statistics.median(one):.1f} "
+          f"ms/step, 2 threads {statistics.median(two):.1f} ms/step, speed-up "
+          f"{statistics.median(ratios):.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f})")
 
 
 if __name__ == "__main__":
