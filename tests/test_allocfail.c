@@ -434,6 +434,47 @@ START_TEST(hand_built_model_out_of_memory)
 }
 END_TEST
 
+/* The gradient buffer is allocated by the first backward that needs it: if
+ * that is refused, backward says GAN_E_NOMEM and holds no gradients, and
+ * once memory is back the same backward gives exactly the clean results. */
+START_TEST(first_backward_gradients_out_of_memory)
+{
+    hook_install();
+    hand ref = {NULL, NULL, 0}, h = {NULL, NULL, 0};
+    TU_OK(hand_build(&ref));
+    TU_OK(hand_build(&h));
+    gan_tensor *x = tensor2(2, 8), *dy = tensor2(2, 1);
+    fill_hash(x, 3);
+    TU_OK(gan_tensor_fill(dy, 0.5f));
+    const gan_tensor *y, *dx;
+    TU_OK(gan_model_forward(ref.m, x, &y));
+    TU_OK(gan_model_backward(ref.m, dy, &dx));
+    float want_dx[16];
+    memcpy(want_dx, gan_tensor_cdata(dx), sizeof want_dx);
+
+    TU_OK(gan_model_forward(h.m, x, &y));
+    arm(1, true); /* refuse everything */
+    gan_status st = gan_model_backward(h.m, dy, &dx);
+    long failed = hook.failed;
+    disarm();
+    ck_assert_int_eq(failed, 1);
+    TU_STATUS(GAN_E_NOMEM, st);
+    gan_memory_info info = {.struct_size = sizeof info};
+    TU_OK(gan_model_memory(h.m, &info));
+    ck_assert_uint_eq(info.gradients, 0);
+
+    TU_OK(gan_model_backward(h.m, dy, &dx));
+    ck_assert_msg(memcmp(want_dx, gan_tensor_cdata(dx), sizeof want_dx) == 0,
+                  "dL/dx after a refused gradient allocation differs");
+    ck_assert_msg(memcmp(h.m->grads, ref.m->grads, (size_t)h.m->nparams * sizeof(float)) == 0,
+                  "gradients after a refused gradient allocation differ");
+    gan_tensor_free(x);
+    gan_tensor_free(dy);
+    gan_model_free(h.m);
+    gan_model_free(ref.m);
+}
+END_TEST
+
 /* Forward plans buffers; a refused plan leaves the previous forward's state
  * intact (its backward still gives exactly the clean gradients), and a
  * fresh model refuses backward. */
@@ -1116,6 +1157,7 @@ Suite *suite_allocfail(void)
     tcase_add_loop_test(tb, preset_create_out_of_memory, 0, N_PRESETS);
     tcase_add_test(tb, hand_built_model_out_of_memory);
     tcase_add_test(tb, model_forward_out_of_memory);
+    tcase_add_test(tb, first_backward_gradients_out_of_memory);
     tcase_add_test(tb, refused_replan_keeps_the_old_layout);
     tcase_add_test(tb, refused_layer_forward_keeps_the_old_layout);
     TCase *tt = tcase_create("trainer");
