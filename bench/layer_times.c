@@ -45,6 +45,10 @@ static void profile(gan_model *m, const char *name, int64_t batch, int reps, dou
     gan_tensor_fill(x, 0.5f);
     const gan_tensor *y = NULL;
     gan_model_forward(m, x, &y); /* plans buffers, reserves scratch */
+    if (gan_model_ensure_grads(m, "layer_times") != GAN_OK) { /* allocated lazily */
+        fprintf(stderr, "layer_times: %s\n", gan_last_error());
+        exit(1);
+    }
     double *t = malloc((size_t)reps * sizeof *t);
     for (int i = 0; i < m->nlayers; i++) {
         gan_layer *l = m->layers[i];

@@ -95,6 +95,14 @@ float gan_rng_normal(gan_rng *rng);
  * Kernels take outputs first, then inputs, then sizes.  Shapes in comments
  * are (N, ...) with N the batch.  Backward *adds* into parameter gradients
  * and skips dx when it is NULL. */
+/* A rectifier y = x > 0 ? x : slope x: relu (leaky false, +0 for x <= 0)
+ * or leaky_relu.  A model lets a batchnorm apply the rectifier that follows
+ * it inside its own passes (model.c). */
+typedef struct gan_rect {
+    bool leaky;
+    float slope;
+} gan_rect;
+
 typedef struct gan_layer_ops {
     const char *kind; /* "conv2d" */
     /* Check the per-sample input shape and compute the output shape.  On a
@@ -126,6 +134,14 @@ typedef struct gan_layer_ops {
     /* Bytes of scratch the layer needs in l->scratch for its reserved batch
      * (its owner provides them); NULL: none. */
     size_t (*scratch_bytes)(const gan_layer *l);
+    /* Fusion with a following rectifier (model.c); all NULL for most kinds.
+     * rectifier: is this layer one (relu, leaky_relu)?  Then true and *r.
+     * forward_rect: y = r(f(x)) in one go.  backward_rect: its backward,
+     * with y = r(f(x)) and dy = dL/dy; dx is never NULL and may not be dy. */
+    bool (*rectifier)(const gan_layer *l, gan_rect *r);
+    void (*forward_rect)(gan_layer *l, float *y, const float *x, int64_t n, gan_rect r);
+    void (*backward_rect)(gan_layer *l, float *dx, const float *dy, const float *x,
+                          const float *y, int64_t n, bool param_grads, gan_rect r);
 } gan_layer_ops;
 
 /* Layer traits (gan_layer_ops.traits). */

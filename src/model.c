@@ -14,7 +14,13 @@
  * input (GAN_LAYER_IN_PLACE: relu, tanh, ... whose backward reads only their
  * output) and layer i-1's backward never reads its own output
  * (GAN_LAYER_BWD_NO_Y: dense, conv, batchnorm).  Every activation of a
- * DCGAN or an MLP then costs no buffer of its own. */
+ * DCGAN or an MLP then costs no buffer of its own.
+ *
+ * Fusion: a batchnorm followed by such an in-place rectifier (relu,
+ * leaky_relu with slope >= 0) runs as one layer: batchnorm's forward_rect
+ * and backward_rect apply the rectifier inside their own passes over the
+ * data, and the rectifier's forward and backward are skipped (fuses_next).
+ * The results are bitwise those of the two layers. */
 #include "nn.h"
 #include "core/pool.h"
 #include "core/simd.h"
@@ -33,6 +39,19 @@ static bool runs_in_place(const gan_model *m, int i)
 {
     return i > 0 && (traits_of(m->layers[i]) & GAN_LAYER_IN_PLACE) &&
            (traits_of(m->layers[i - 1]) & GAN_LAYER_BWD_NO_Y);
+}
+
+/* Does layer i apply layer i + 1, a rectifier (*r), in its own passes
+ * (batchnorm -> relu or leaky_relu)?  Only when layer i + 1 runs in place,
+ * so the two share one output buffer, and i > 0, so the fused backward
+ * always has an input-gradient buffer to hold r'(y) dy.  Layer i + 1's own
+ * forward and backward are then skipped. */
+static bool fuses_next(const gan_model *m, int i, gan_rect *r)
+{
+    if (i < 1 || i + 1 >= m->nlayers || !runs_in_place(m, i + 1)) return false;
+    const gan_layer *l = m->layers[i], *next = m->layers[i + 1];
+    return l->ops->forward_rect != NULL && next->ops->rectifier != NULL &&
+           next->ops->rectifier(next, r);
 }
 
 /* Free act[0..L-1], skipping the entries that alias the one before. */
@@ -461,7 +480,11 @@ gan_status gan_model_forward(gan_model *m, const gan_tensor *x, const gan_tensor
     const float *in = x->data;
     for (int i = 0; i < m->nlayers; i++) {
         gan_layer *l = m->layers[i];
-        l->ops->forward(l, m->act[i], in, n); /* (n, out_i...) = f_i((n, in_i...)) */
+        gan_rect r;
+        if (fuses_next(m, i, &r)) /* act[i + 1] is act[i] */
+            l->ops->forward_rect(l, m->act[++i], in, n, r);
+        else
+            l->ops->forward(l, m->act[i], in, n); /* (n, out_i...) = f_i((n, in_i...)) */
         in = m->act[i];
     }
     m->saved_x = x->data;
@@ -490,14 +513,24 @@ gan_status gan_model_backward(gan_model *m, const gan_tensor *dy, const gan_tens
     if (!param_grads && dx == NULL) return GAN_OK; /* nothing would be produced */
     if (param_grads) GAN_TRY(gan_model_ensure_grads(m, fn));
     const float *g = dy->data; /* dL/d(output of layer i) */
+    int next = 0;              /* gbuf[next] is free: g is in the other one (or dy) */
     for (int i = m->nlayers - 1; i >= 0; i--) {
-        gan_layer *l = m->layers[i];
-        const float *x = i > 0 ? m->act[i - 1] : m->saved_x;
-        float *gx; /* dL/d(input of layer i) */
-        if (i > 0) gx = m->gbuf[(m->nlayers - 1 - i) & 1];
-        else gx = dx != NULL ? m->dxbuf : NULL;
-        l->ops->backward(l, gx, g, x, m->act[i], n, param_grads);
+        gan_rect r;
+        const bool fused = fuses_next(m, i - 1, &r); /* layer i is i - 1's rectifier */
+        const int j = fused ? i - 1 : i;             /* the layer that runs */
+        gan_layer *l = m->layers[j];
+        const float *x = j > 0 ? m->act[j - 1] : m->saved_x;
+        float *gx; /* dL/d(input of layer j) */
+        if (j > 0) {
+            gx = m->gbuf[next];
+            next ^= 1;
+        } else {
+            gx = dx != NULL ? m->dxbuf : NULL;
+        }
+        if (fused) l->ops->backward_rect(l, gx, g, x, m->act[i], n, param_grads, r);
+        else l->ops->backward(l, gx, g, x, m->act[i], n, param_grads);
         g = gx;
+        i = j;
     }
     if (dx != NULL) {
         gan_shape s = gan_batch_shape(n, &m->in);

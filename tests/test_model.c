@@ -247,6 +247,115 @@ START_TEST(model_matches_layer_chain)
 }
 END_TEST
 
+/* Layer i of the fusion test's stack, in (3, 5, 5): conv -> batchnorm ->
+ * relu -> conv -> batchnorm -> leaky 0.2 -> batchnorm -> leaky -0.5.  The
+ * model runs the first two batchnorm/rectifier pairs as one pass each; the
+ * last rectifier has a negative slope, so it cannot run in place and stays
+ * a layer of its own. */
+#define FUSE_LAYERS 8
+static gan_layer *fuse_layer(int i)
+{
+    gan_layer *l = NULL;
+    switch (i) {
+    case 0: TU_OK(gan_layer_conv2d(&l, 3, 4, 3, 3, 1, 1, 1)); break;
+    case 1: case 4: case 6: TU_OK(gan_layer_batchnorm(&l, 4)); break;
+    case 2: TU_OK(gan_layer_relu(&l)); break;
+    case 3: TU_OK(gan_layer_conv2d(&l, 4, 4, 3, 3, 2, 1, 0)); break;
+    case 5: TU_OK(gan_layer_leaky_relu(&l, 0.2f)); break;
+    default: TU_OK(gan_layer_leaky_relu(&l, -0.5f)); break;
+    }
+    return l;
+}
+
+/* A model that fuses batchnorm with the rectifier after it gives bit for
+ * bit what the same layers give one by one: outputs, dL/dx, parameter
+ * gradients and running statistics, training and eval, frozen or not. */
+START_TEST(model_fuses_batchnorm_rectifier)
+{
+    for (int mode = 0; mode < 3; mode++) { /* training; training + frozen; eval */
+        gan_model *m = NULL;
+        gan_layer *ls[FUSE_LAYERS];
+        int64_t in[3] = {3, 5, 5};
+        TU_OK(gan_model_create(&m, 3, in));
+        for (int i = 0; i < FUSE_LAYERS; i++) TU_OK(gan_model_add(m, fuse_layer(i)));
+        gan_rng *rng = NULL;
+        TU_OK(gan_rng_create(&rng, 77 + (uint64_t)mode));
+        for (int k = 0; k < gan_model_tensor_count(m); k++) { /* no gamma 1 or beta 0 */
+            gan_tensor *v;
+            const char *name;
+            TU_OK(gan_model_tensor(m, k, &name, &v, NULL));
+            if (strstr(name, "running_var")) TU_OK(gan_rng_fill_uniform(rng, v, 0.5f, 1.5f));
+            else TU_OK(gan_rng_fill_normal(rng, v, 0.1f, 0.5f));
+        }
+        /* the same layers, stand-alone, with the same values */
+        int k = 0;
+        int ndim;
+        int64_t shape[GAN_MAX_DIMS];
+        TU_OK(gan_model_input_shape(m, &ndim, shape));
+        for (int i = 0; i < FUSE_LAYERS; i++) {
+            ls[i] = fuse_layer(i);
+            TU_OK(gan_layer_attach(ls[i], ndim, shape));
+            TU_OK(gan_layer_output_shape(ls[i], &ndim, shape));
+            for (int t = 0; t < gan_layer_tensor_count(ls[i]); t++, k++) {
+                gan_tensor *mv, *lv;
+                TU_OK(gan_model_tensor(m, k, NULL, &mv, NULL));
+                TU_OK(gan_layer_tensor(ls[i], t, NULL, &lv, NULL));
+                TU_OK(gan_tensor_copy(lv, mv));
+            }
+            TU_OK(gan_layer_set_training(ls[i], mode < 2));
+        }
+        TU_OK(gan_model_set_training(m, mode < 2));
+        TU_OK(gan_model_set_frozen(m, mode == 1));
+
+        const int64_t n = 6;
+        gan_tensor *h[FUSE_LAYERS + 1], *d[FUSE_LAYERS + 1]; /* h[i]: input of layer i */
+        for (int i = 0; i <= FUSE_LAYERS; i++) {
+            gan_layer *shape_of = ls[i < FUSE_LAYERS ? i : FUSE_LAYERS - 1];
+            gan_shape s = gan_batch_shape(n, i < FUSE_LAYERS ? &shape_of->in : &shape_of->out);
+            TU_OK(gan_tensor_create(&h[i], s.ndim, s.d));
+            TU_OK(gan_tensor_create(&d[i], s.ndim, s.d));
+        }
+        TU_OK(gan_rng_fill_normal(rng, h[0], 0.0f, 1.0f));
+        TU_OK(gan_rng_fill_normal(rng, d[FUSE_LAYERS], 0.0f, 1.0f));
+        for (int i = 0; i < FUSE_LAYERS; i++) TU_OK(gan_layer_forward(ls[i], h[i], h[i + 1]));
+        for (int i = FUSE_LAYERS - 1; i >= 0; i--) TU_OK(gan_layer_backward(ls[i], d[i + 1], d[i]));
+
+        const gan_tensor *y, *dx;
+        TU_OK(gan_model_forward(m, h[0], &y));
+        TU_OK(gan_model_backward(m, d[FUSE_LAYERS], &dx));
+        const gan_tensor *ly = h[FUSE_LAYERS];
+        ck_assert_mem_eq(gan_tensor_cdata(y), gan_tensor_cdata(ly),
+                         (size_t)gan_tensor_numel(ly) * sizeof(float));
+        ck_assert_mem_eq(gan_tensor_cdata(dx), gan_tensor_cdata(d[0]),
+                         (size_t)gan_tensor_numel(d[0]) * sizeof(float));
+        k = 0;
+        for (int i = 0; i < FUSE_LAYERS; i++)
+            for (int t = 0; t < gan_layer_tensor_count(ls[i]); t++, k++) {
+                gan_tensor *mv, *mg, *lv, *lg;
+                TU_OK(gan_model_tensor(m, k, NULL, &mv, &mg));
+                TU_OK(gan_layer_tensor(ls[i], t, NULL, &lv, &lg));
+                ck_assert_mem_eq(gan_tensor_cdata(mv), gan_tensor_cdata(lv),
+                                 (size_t)gan_tensor_numel(lv) * sizeof(float));
+                if (mg == NULL) continue; /* a buffer */
+                if (mode == 1) { /* frozen: the model's gradients stay 0 */
+                    for (int64_t e = 0; e < gan_tensor_numel(mg); e++)
+                        ck_assert_float_eq(gan_tensor_cdata(mg)[e], 0.0f);
+                    continue;
+                }
+                ck_assert_mem_eq(gan_tensor_cdata(mg), gan_tensor_cdata(lg),
+                                 (size_t)gan_tensor_numel(lg) * sizeof(float));
+            }
+        for (int i = 0; i <= FUSE_LAYERS; i++) {
+            gan_tensor_free(h[i]);
+            gan_tensor_free(d[i]);
+        }
+        for (int i = 0; i < FUSE_LAYERS; i++) gan_layer_free(ls[i]);
+        gan_rng_free(rng);
+        gan_model_free(m);
+    }
+}
+END_TEST
+
 START_TEST(model_misuse)
 {
     gan_model *m = mlp();
@@ -585,6 +694,7 @@ Suite *suite_model(void)
     tcase_add_test(tc, model_names_and_one_buffer);
     tcase_add_test(tc, model_add_keeps_values_and_buffers);
     tcase_add_test(tc, model_add_failure_leaves_layer);
+    tcase_add_test(tc, model_fuses_batchnorm_rectifier);
     tcase_add_test(tc, model_matches_layer_chain);
     tcase_add_test(tc, model_misuse);
     tcase_add_test(tc, model_freeze_keeps_grads_and_params);

@@ -26,36 +26,13 @@ GAN_HOT static void run_op(const job *j, int64_t lo, int64_t hi)
     float *out = j->out;
     const float *a = j->a, *b = j->b;
     const float s = j->slope;
-    const gan_v4 zero = gan_v4_splat(0.0f), vs = gan_v4_splat(s);
     int64_t i = lo;
     switch (j->op) {
-    case RELU_F: /* y = x > 0 ? x : 0 */
-        for (; i + 4 <= hi; i += 4) {
-            gan_v4 x = gan_v4_load(a + i);
-            gan_v4_store(out + i, gan_v4_select(x > zero, x, zero));
-        }
-        for (; i < hi; i++) out[i] = a[i] > 0.0f ? a[i] : 0.0f;
-        break;
-    case RELU_B: /* dx = y > 0 ? dy : 0;  a = dy, b = y */
-        for (; i + 4 <= hi; i += 4) {
-            gan_v4 g = gan_v4_load(a + i);
-            gan_v4_store(out + i, gan_v4_select(gan_v4_load(b + i) > zero, g, zero));
-        }
-        for (; i < hi; i++) out[i] = b[i] > 0.0f ? a[i] : 0.0f;
-        break;
-    case LEAKY_F: /* y = x > 0 ? x : s x */
-        for (; i + 4 <= hi; i += 4) {
-            gan_v4 x = gan_v4_load(a + i);
-            gan_v4_store(out + i, gan_v4_select(x > zero, x, x * vs));
-        }
-        for (; i < hi; i++) out[i] = a[i] > 0.0f ? a[i] : s * a[i];
-        break;
-    case LEAKY_B: /* dx = sign > 0 ? dy : s dy;  a = dy, b = sign */
-        for (; i + 4 <= hi; i += 4) {
-            gan_v4 g = gan_v4_load(a + i);
-            gan_v4_store(out + i, gan_v4_select(gan_v4_load(b + i) > zero, g, g * vs));
-        }
-        for (; i < hi; i++) out[i] = b[i] > 0.0f ? a[i] : s * a[i];
+    case RELU_F: gan_rectify_block(out + lo, a + lo, false, 0.0f, hi - lo); break;
+    case RELU_B: gan_rectify_grad_block(out + lo, a + lo, b + lo, false, 0.0f, hi - lo); break;
+    case LEAKY_F: gan_rectify_block(out + lo, a + lo, true, s, hi - lo); break;
+    case LEAKY_B: /* a = dy, b = sign */
+        gan_rectify_grad_block(out + lo, a + lo, b + lo, true, s, hi - lo);
         break;
     case TANH_F: /* y = tanh(x), ~20 ns an element: worth the threads */
         for (; i < hi; i++) out[i] = tanhf(a[i]);

@@ -75,6 +75,14 @@ static unsigned leaky_traits(const gan_layer *l)
     return slope_of(l) >= 0.0f ? GAN_LAYER_IN_PLACE : GAN_LAYER_BWD_NO_Y;
 }
 
+/* batchnorm may apply it in its own passes (model.c) when the model runs it
+ * in place, which needs slope >= 0 */
+static bool leaky_rectifier(const gan_layer *l, gan_rect *r)
+{
+    *r = (gan_rect){.leaky = true, .slope = slope_of(l)};
+    return true;
+}
+
 static const gan_layer_ops leaky_ops = {
     .kind = "leaky_relu",
     .attach = leaky_attach,
@@ -84,6 +92,7 @@ static const gan_layer_ops leaky_ops = {
     .describe = leaky_describe,
     .destroy = leaky_destroy,
     .traits = leaky_traits,
+    .rectifier = leaky_rectifier,
 };
 
 gan_status gan_layer_leaky_relu(gan_layer **out, float slope)

@@ -42,6 +42,14 @@ static unsigned relu_traits(const gan_layer *l)
     return GAN_LAYER_IN_PLACE;
 }
 
+/* batchnorm may apply it in its own passes (model.c) */
+static bool relu_rectifier(const gan_layer *l, gan_rect *r)
+{
+    (void)l;
+    *r = (gan_rect){.leaky = false, .slope = 0.0f};
+    return true;
+}
+
 static const gan_layer_ops relu_ops = {
     .kind = "relu",
     .attach = relu_attach,
@@ -49,6 +57,7 @@ static const gan_layer_ops relu_ops = {
     .backward = relu_backward,
     .describe = relu_describe,
     .traits = relu_traits,
+    .rectifier = relu_rectifier,
 };
 
 gan_status gan_layer_relu(gan_layer **out)
