@@ -60,9 +60,9 @@ static int64_t block_size(const gan_layer *l) { return gan_shape_numel(&l->in) /
 #define LANES 8
 
 /* s1 += sum_i (x[i] - shift), s2 += sum_i (x[i] - shift)^2: one pass for
- * the mean and variance.  With shift a value of the channel, the squares
- * stay near the variance, so var = s2/m - (s1/m)^2 loses little to
- * cancellation even when x sits far from 0 compared with its spread. */
+ * the mean and variance.  The shift is a value of the channel, so
+ * (mean - shift)^2 <= m var, and var = s2/m - (s1/m)^2 cancels at most a
+ * factor m + 1 of double precision, however far x sits from 0. */
 GAN_INLINE void shifted_sums_block(const float *x, double shift, int64_t s, double *s1, double *s2)
 {
     double a[LANES] = {0}, b[LANES] = {0};
