@@ -449,6 +449,80 @@ START_TEST(batchnorm_single_value_per_channel)
 }
 END_TEST
 
+/* A large batch far from 0 compared with its spread (the one-pass
+ * statistics, the float forward with the mean split in two, the double
+ * input gradient), with a 100-sigma outlier as the channel's first value
+ * (the shift of its sums): running statistics, y and dx against a
+ * two-pass computation in long double. */
+START_TEST(batchnorm_far_from_zero_large_batch)
+{
+    const int64_t n = 64, c = 2, h = 14, w = 14, s = h * w, m = n * s;
+    const double offset[2] = {1.0e4, -1.0e6}, spread[2] = {0.5, 2.0};
+    gan_layer *l = NULL;
+    TU_OK(gan_layer_batchnorm(&l, (int)c));
+    TU_OK(gan_layer_set(l, GAN_LAYER_BN_MOMENTUM, 1.0)); /* running stats = this batch's */
+    int64_t in[3] = {c, h, w};
+    TU_OK(gan_layer_attach(l, 3, in));
+    gan_tensor *x = random_tensor(4, n, c, h, w, 91), *dy = random_tensor(4, n, c, h, w, 92);
+    gan_tensor *y = like(x), *dx = like(x), *y_ref = like(x), *dx_ref = like(x);
+    float *xd = gan_tensor_data(x);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t e = 0; e < s; e++) {
+                float *v = &xd[(i * c + ch) * s + e];
+                *v = (float)(offset[ch] + spread[ch] * *v);
+            }
+    xd[0] = (float)(offset[0] + 100.0 * spread[0]);
+    TU_OK(gan_layer_forward(l, x, y));
+    TU_OK(gan_layer_backward(l, dy, dx));
+
+    const float *g = gan_tensor_cdata(dy);
+    gan_tensor *rm, *rv;
+    TU_OK(gan_layer_tensor(l, 2, NULL, &rm, NULL));
+    TU_OK(gan_layer_tensor(l, 3, NULL, &rv, NULL));
+    for (int64_t ch = 0; ch < c; ch++) {
+        long double mean = 0, var = 0, mdy = 0, mdyx = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t e = 0; e < s; e++) mean += xd[(i * c + ch) * s + e];
+        mean /= m;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t e = 0; e < s; e++) {
+                long double d = xd[(i * c + ch) * s + e] - mean;
+                var += d * d;
+            }
+        var /= m;
+        const long double rstd = 1.0L / sqrtl(var + 1e-5L);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t e = 0; e < s; e++) {
+                const int64_t k = (i * c + ch) * s + e;
+                mdy += g[k];
+                mdyx += g[k] * (xd[k] - mean) * rstd;
+            }
+        mdy /= m;
+        mdyx /= m;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t e = 0; e < s; e++) {
+                const int64_t k = (i * c + ch) * s + e;
+                const long double xhat = (xd[k] - mean) * rstd;
+                gan_tensor_data(y_ref)[k] = (float)xhat;
+                gan_tensor_data(dx_ref)[k] = (float)(rstd * (g[k] - mdy - xhat * mdyx));
+            }
+        ck_assert_msg(fabsl(gan_tensor_cdata(rm)[ch] - mean) <= 1e-7L * fabsl(mean),
+                      "channel %d: running_mean %.9g, want %.9Lg", (int)ch,
+                      (double)gan_tensor_cdata(rm)[ch], mean);
+        const long double unbiased = var * m / (m - 1);
+        ck_assert_msg(fabsl(gan_tensor_cdata(rv)[ch] - unbiased) <= 1e-6L * unbiased,
+                      "channel %d: running_var %.9g, want %.9Lg", (int)ch,
+                      (double)gan_tensor_cdata(rv)[ch], unbiased);
+    }
+    tu_assert_tensor_close("y far from 0", y, y_ref, 1e-4);
+    tu_assert_tensor_close("dx far from 0", dx, dx_ref, 1e-4);
+    gan_tensor *all[6] = {x, dy, y, dx, y_ref, dx_ref};
+    for (int i = 0; i < 6; i++) gan_tensor_free(all[i]);
+    gan_layer_free(l);
+}
+END_TEST
+
 START_TEST(batchnorm_settings_and_counter)
 {
     gan_layer *l = NULL;
@@ -869,6 +943,7 @@ Suite *suite_layers(void)
     tcase_add_test(tc, batchnorm_gradcheck);
     tcase_add_test(tc, batchnorm_frozen_backward);
     tcase_add_test(tc, batchnorm_single_value_per_channel);
+    tcase_add_test(tc, batchnorm_far_from_zero_large_batch);
     tcase_add_test(tc, batchnorm_settings_and_counter);
     tcase_add_test(tc, batchnorm_wrong_channels);
     tcase_add_test(tc, init_schemes);
