@@ -235,17 +235,37 @@ void gan_cn_to_nchw(float *dst, const float *src, const float *bias, int64_t n, 
     cn_to_nchw(dst, src, bias, n, c, p);
 }
 
-/* db[c] += sum_{n,i} dy[n, c, i] */
+/* sum_i plane[i] in double, eight independent accumulators (one running
+ * sum would wait on each add's latency) */
+GAN_INLINE double plane_sum(const float *plane, int64_t p)
+{
+    double acc[8] = {0}, t = 0.0;
+    int64_t i = 0;
+    for (; i + 8 <= p; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += plane[i + k];
+    for (; i < p; i++) t += plane[i];
+    for (int k = 0; k < 8; k++) t += acc[k];
+    return t;
+}
+
+/* db[c] += sum_{n,i} dy[n, c, i], in double, for up to BIAS_BLOCK channels
+ * at a time read sample by sample (one contiguous stretch per sample: a
+ * channel's planes alone lie a whole sample apart) */
+#define BIAS_BLOCK 64
+GAN_HOT static void bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t p)
+{
+    for (int64_t c0 = 0; c0 < c; c0 += BIAS_BLOCK) {
+        const int64_t cb = c - c0 < BIAS_BLOCK ? c - c0 : BIAS_BLOCK;
+        double sum[BIAS_BLOCK] = {0};
+        for (int64_t b = 0; b < n; b++)
+            for (int64_t k = 0; k < cb; k++) sum[k] += plane_sum(dy + (b * c + c0 + k) * p, p);
+        for (int64_t k = 0; k < cb; k++) db[c0 + k] += (float)sum[k];
+    }
+}
+
 void gan_bias_grad_add(float *db, const float *dy, int64_t n, int64_t c, int64_t p)
 {
-    for (int64_t ch = 0; ch < c; ch++) {
-        double sum = 0.0;
-        for (int64_t b = 0; b < n; b++) {
-            const float *plane = dy + (b * c + ch) * p; /* (P) */
-            for (int64_t i = 0; i < p; i++) sum += plane[i];
-        }
-        db[ch] += (float)sum;
-    }
+    bias_grad_add(db, dy, n, c, p);
 }
 
 /* ------------------------------------------------ chunked, threaded lowering */
