@@ -434,6 +434,18 @@ START_TEST(hand_built_model_out_of_memory)
 }
 END_TEST
 
+/* Build *ref, run its forward and backward on (x, dy) with the allocator
+ * free, and copy the 16 floats of dL/dx into want: the results a refused
+ * allocation must leave reachable. */
+static void clean_run(hand *ref, const gan_tensor *x, const gan_tensor *dy, float want[16])
+{
+    const gan_tensor *y, *dx;
+    TU_OK(hand_build(ref));
+    TU_OK(gan_model_forward(ref->m, x, &y));
+    TU_OK(gan_model_backward(ref->m, dy, &dx));
+    memcpy(want, gan_tensor_cdata(dx), 16 * sizeof(float));
+}
+
 /* The gradient buffer is allocated by the first backward that needs it: if
  * that is refused, backward says GAN_E_NOMEM and holds no gradients, and
  * once memory is back the same backward gives exactly the clean results. */
@@ -441,17 +453,14 @@ START_TEST(first_backward_gradients_out_of_memory)
 {
     hook_install();
     hand ref = {NULL, NULL, 0}, h = {NULL, NULL, 0};
-    TU_OK(hand_build(&ref));
-    TU_OK(hand_build(&h));
     gan_tensor *x = tensor2(2, 8), *dy = tensor2(2, 1);
     fill_hash(x, 3);
     TU_OK(gan_tensor_fill(dy, 0.5f));
-    const gan_tensor *y, *dx;
-    TU_OK(gan_model_forward(ref.m, x, &y));
-    TU_OK(gan_model_backward(ref.m, dy, &dx));
     float want_dx[16];
-    memcpy(want_dx, gan_tensor_cdata(dx), sizeof want_dx);
+    clean_run(&ref, x, dy, want_dx);
 
+    TU_OK(hand_build(&h));
+    const gan_tensor *y, *dx;
     TU_OK(gan_model_forward(h.m, x, &y));
     arm(1, true); /* refuse everything */
     gan_status st = gan_model_backward(h.m, dy, &dx);
@@ -482,16 +491,13 @@ START_TEST(model_forward_out_of_memory)
 {
     hook_install();
     hand ref = {NULL, NULL, 0};
-    TU_OK(hand_build(&ref));
     gan_tensor *x2 = tensor2(2, 8), *x5 = tensor2(5, 8), *dy2 = tensor2(2, 1);
     fill_hash(x2, 2);
     fill_hash(x5, 5);
     TU_OK(gan_tensor_fill(dy2, 0.5f));
-    const gan_tensor *y, *dx;
-    TU_OK(gan_model_forward(ref.m, x2, &y));
-    TU_OK(gan_model_backward(ref.m, dy2, &dx));
     float want_dx[16];
-    memcpy(want_dx, gan_tensor_cdata(dx), sizeof want_dx);
+    clean_run(&ref, x2, dy2, want_dx);
+    const gan_tensor *y, *dx;
     const long base = hook.live;
     for (int mode = 0; mode < SWEEP_MODES; mode++) {
         for (long k = 1;; k++) {
