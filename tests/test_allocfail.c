@@ -913,25 +913,10 @@ static void tmp_remove(void)
     tmpdir[0] = '\0';
 }
 
-/* Whole file into malloc'ed memory. */
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
-
 static void assert_file_is(const char *path, const unsigned char *want, size_t n, long k)
 {
     size_t got_n;
-    unsigned char *got = slurp(path, &got_n);
+    unsigned char *got = tu_read_file(path, &got_n);
     ck_assert_msg(got_n == n && memcmp(got, want, n) == 0,
                   "allocation %ld refused during a save: %s changed", k, path);
     free(got);
@@ -982,7 +967,7 @@ START_TEST(save_out_of_memory)
     TU_OK(gan_model_save(t->g, mpath));
     TU_OK(gan_trainer_save(t, tpath));
     size_t mold_n, told_n;
-    unsigned char *mold = slurp(mpath, &mold_n), *told = slurp(tpath, &told_n);
+    unsigned char *mold = tu_read_file(mpath, &mold_n), *told = tu_read_file(tpath, &told_n);
     TU_OK(gan_train_step(t, real, NULL)); /* the next save writes different bytes */
     const long base = hook.live;
     for (int which = 0; which < 2; which++) {
@@ -1036,7 +1021,7 @@ START_TEST(load_out_of_memory)
     TU_OK(gan_model_save(t->g, mpath));
     TU_OK(gan_trainer_save(t, tpath));
     size_t image_n;
-    unsigned char *image = slurp(mpath, &image_n);
+    unsigned char *image = tu_read_file(mpath, &image_n);
     char *arch = NULL;
     size_t arch_len = 0;
     TU_OK(gan_model_arch_text(t->g, NULL, 0, &arch_len));

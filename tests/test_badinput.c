@@ -1004,24 +1004,10 @@ END_TEST
  * Functions that take no input at all are listed here instead. */
 static const char *const no_input[] = {"gan_version_number", "gan_get_num_threads"};
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *t = malloc((size_t)n + 1);
-    ck_assert_int_eq(fread(t, 1, (size_t)n, f), (size_t)n);
-    t[n] = '\0';
-    fclose(f);
-    return t;
-}
-
 START_TEST(every_function_has_cases)
 {
-    char *header = read_text(GAN_TEST_DIR "/../include/gan.h");
-    char *self = read_text(GAN_TEST_DIR "/test_badinput.c");
+    char *header = tu_read_file(GAN_TEST_DIR "/../include/gan.h", NULL);
+    char *self = tu_read_file(GAN_TEST_DIR "/test_badinput.c", NULL);
     int functions = 0;
     char missing[1024] = "";
     for (const char *p = strstr(header, "GAN_API "); p != NULL; p = strstr(p + 1, "GAN_API ")) {

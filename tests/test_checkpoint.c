@@ -63,20 +63,6 @@ static const char *tmp_path(const char *name)
     return p;
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 static void write_all(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -272,7 +258,7 @@ static void round_trip(gan_model *m)
     ck_assert_str_eq(a, b);
     /* from a memory image too */
     size_t len;
-    unsigned char *img = read_all(path, &len);
+    unsigned char *img = tu_read_file(path, &len);
     gan_model *mem = NULL;
     TU_OK(gan_model_load_memory(&mem, img, len));
     assert_models_equal(m, mem);
@@ -337,7 +323,7 @@ START_TEST(writer_layout)
     const char *path = tmp_path("w.safetensors");
     TU_OK(gan_model_save(m, path));
     size_t len;
-    unsigned char *b = read_all(path, &len);
+    unsigned char *b = tu_read_file(path, &len);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | b[i];
     ck_assert_uint_eq((8 + n) % 8, 0);
@@ -1023,7 +1009,7 @@ START_TEST(hostile_truncated)
     /* a complete file cut at every length */
     write_st(path, "{" META_OK "," WT_OK "," B_OK "}", hostile_data, 36);
     size_t len;
-    unsigned char *full = read_all(path, &len);
+    unsigned char *full = tu_read_file(path, &len);
     for (size_t cut = 0; cut < len; cut += (cut < 16 || cut > len - 40) ? 1 : 7) {
         write_all(path, full, cut);
         gan_model *m = (gan_model *)1;
@@ -1288,7 +1274,7 @@ START_TEST(hostile_trainer_metadata)
     TU_OK(gan_trainer_save(t, path));
     gan_trainer_free(t);
     size_t len;
-    unsigned char *orig = read_all(path, &len);
+    unsigned char *orig = tu_read_file(path, &len);
     static const struct {
         const char *from, *to, *msg;
     } edits[] = {

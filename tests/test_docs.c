@@ -9,7 +9,6 @@
  *     samples from it. */
 #include "testutil.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,28 +17,6 @@
 #include <unistd.h>
 
 #define MAX_SYMBOLS 1024
-
-/* Whole file into a new NUL-terminated buffer (fails the test if absent). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    ck_assert_ptr_nonnull(buf);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
-        }
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
 
 /* A command's whole standard output (fails the test unless it exits 0). */
 static char *command_output(const char *cmd)
@@ -157,8 +134,8 @@ START_TEST(test_every_export_documented)
     ck_assert_msg(nsym >= 100, "nm found only %d exported symbols in %s", nsym, GAN_TEST_SOLIB);
 
     char path[1100];
-    char *header = slurp(path_of(path, sizeof path, "include/gan.h"));
-    char *api = slurp(path_of(path, sizeof path, "docs/api.md"));
+    char *header = tu_read_file(path_of(path, sizeof path, "include/gan.h"), NULL);
+    char *api = tu_read_file(path_of(path, sizeof path, "docs/api.md"), NULL);
     char **lines;
     int nlines = split_lines(header, &lines);
 
@@ -215,7 +192,7 @@ START_TEST(test_api_md_is_current)
     path_of(root, sizeof root, "");
     snprintf(cmd, sizeof cmd, "awk -f '%s/tools/gen_api_docs.awk' '%s/include/gan.h'", root, root);
     char *want = command_output(cmd);
-    char *have = slurp(path_of(path, sizeof path, "docs/api.md"));
+    char *have = tu_read_file(path_of(path, sizeof path, "docs/api.md"), NULL);
     if (strcmp(want, have) != 0) {
         int line = 1;
         size_t i = 0;
@@ -237,8 +214,8 @@ END_TEST
 START_TEST(test_tutorial_program_is_the_example)
 {
     char path[1100];
-    char *md = slurp(path_of(path, sizeof path, "docs/tutorial.md"));
-    char *c = slurp(path_of(path, sizeof path, "examples/tutorial.c"));
+    char *md = tu_read_file(path_of(path, sizeof path, "docs/tutorial.md"), NULL);
+    char *c = tu_read_file(path_of(path, sizeof path, "examples/tutorial.c"), NULL);
     char *mark = strstr(md, TUTORIAL_MARK);
     ck_assert_msg(mark != NULL, "docs/tutorial.md lacks the line '%s'", TUTORIAL_MARK);
     ck_assert_msg(strstr(mark + 1, TUTORIAL_MARK) == NULL, "the mark appears twice");
@@ -278,21 +255,8 @@ START_TEST(test_tutorial_program_runs)
     const char *data = access(fashion, R_OK) == 0 ? fashion : "/nonexistent/fashion-mnist.gz";
     char *argv[] = {(char *)GAN_TEST_BIN "/examples/tutorial", "--steps", "3", "--batch", "16",
                     "--data", (char *)data, "--out", gen, NULL};
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0) _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    char *text = slurp(out), *err = slurp(log);
+    const int status = tu_run(argv, out, log);
+    char *text = tu_read_file(out, NULL), *err = tu_read_file(log, NULL);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "%s (built by make check, see mk/docs.mk) failed: status %d; stderr: %s", argv[0],
                   status, err);

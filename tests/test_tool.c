@@ -7,7 +7,6 @@
  * (tests/tool/convert_check.c). */
 #include "testutil.h"
 
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,20 +41,7 @@ static int run_program(const char *const *args)
     char out_path[300], err_path[300];
     snprintf(out_path, sizeof out_path, "%s/stdout", tmpdir);
     snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0) _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    const int status = tu_run(argv, out_path, err_path);
     read_all(out_path, out_text, sizeof out_text);
     read_all(err_path, err_text, sizeof err_text);
     ck_assert_msg(WIFEXITED(status), "%s %s ... killed by signal %d; stderr: %s", argv[0],

@@ -1,10 +1,14 @@
-/* testutil.c — reference-vector reader and comparison helpers. */
+/* testutil.c — reference-vector reader, comparison helpers, files and
+ * child processes. */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define TU_MAX_REFS 256
 
@@ -19,6 +23,42 @@ const char *tu_path(const char *rel)
     static char buf[4096];
     snprintf(buf, sizeof buf, "%s/%s", GAN_TEST_DIR, rel);
     return buf;
+}
+
+void *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    const long n = ftell(f);
+    ck_assert_msg(n >= 0, "cannot size %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+    char *b = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_msg(fread(b, 1, (size_t)n, f) == (size_t)n, "cannot read %s", path);
+    fclose(f);
+    b[n] = '\0';
+    if (len != NULL) *len = (size_t)n;
+    return b;
+}
+
+int tu_run(char *const argv[], const char *out_path, const char *err_path)
+{
+    fflush(NULL); /* nothing buffered may be written twice */
+    const pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        const int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(126);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
 }
 
 static uint32_t read_u32(FILE *f, const char *file)

@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gan.h"
@@ -58,5 +59,15 @@ gan_tensor *tu_tensor(int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 
 /* Full path of a file under tests/ (static buffer). */
 const char *tu_path(const char *rel);
+
+/* The whole file at `path` in a new buffer (free it) with a NUL after its
+ * bytes, their count in *len unless len is NULL.  Fails the test if the
+ * file cannot be read. */
+void *tu_read_file(const char *path, size_t *len);
+
+/* Run the program argv[0] with arguments argv (NULL-terminated) as a child
+ * process, its stdout written to the file out_path and its stderr to
+ * err_path.  Returns waitpid's status for it. */
+int tu_run(char *const argv[], const char *out_path, const char *err_path);
 
 #endif
