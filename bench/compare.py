@@ -52,7 +52,7 @@ def run_gan(model, batch, threads, steps, warmup, generate=False):
                          check=True, capture_output=True, text=True).stdout
     last = out.strip().splitlines()[-1]
     j = json.loads(last)
-    return j["ms_per_step_median"], j["peak_rss_kb"] / 1024.0, out
+    return j["ms_per_step_median"], j["ms_per_step_min"], j["peak_rss_kb"] / 1024.0, out
 
 
 def run_torch(model, batch, threads, steps, warmup, generate=False):
@@ -64,8 +64,8 @@ def run_torch(model, batch, threads, steps, warmup, generate=False):
                                 "--steps", str(steps), "--warmup", str(warmup)],
                          check=True, capture_output=True, text=True, env=env,
                          cwd=os.path.dirname(REF)).stdout
-    m = re.search(r"median ([\d.]+) ms/step.*peak RSS (\d+) MiB", out)
-    return float(m.group(1)), float(m.group(2)), out
+    m = re.search(r"median ([\d.]+) ms/\w+\s+min ([\d.]+) ms/\w+.*peak RSS (\d+) MiB", out)
+    return float(m.group(1)), float(m.group(2)), float(m.group(3)), out
 
 
 def main():
@@ -103,28 +103,30 @@ def main():
         steps, warmup = GENERATE_STEPS if a.generate else STEPS[model]
         if a.steps:
             steps = a.steps
-        g, t, grss, trss = [], [], 0, 0
+        g, t, gbest, tbest, grss, trss = [], [], [], [], 0, 0
         for r in range(a.rounds):
-            ms, rss, out = run_gan(model, batch, threads, steps, warmup, a.generate)
+            ms, best, rss, out = run_gan(model, batch, threads, steps, warmup, a.generate)
             g.append(ms)
+            gbest.append(best)
             grss = max(grss, rss)
-            ms, rss, tout = run_torch(model, batch, threads, steps, warmup, a.generate)
+            ms, best, rss, tout = run_torch(model, batch, threads, steps, warmup, a.generate)
             t.append(ms)
+            tbest.append(best)
             trss = max(trss, rss)
             print(f"  {row} round {r + 1}: libgan {g[-1]:.1f} ms  pytorch {t[-1]:.1f} ms",
                   flush=True)
         gm, tm = statistics.median(g), statistics.median(t)
         rounds = [x / y for x, y in zip(g, t)]
         table.append((model, batch, threads, gm, tm, gm / tm, min(rounds), max(rounds),
-                      grss, trss))
+                      min(gbest) / min(tbest), grss, trss))
     if table:
         print()
         print(f"| model | batch | threads | libgan {unit} | PyTorch {unit} | ratio "
-              "| round ratios | libgan RSS MiB | PyTorch RSS MiB |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for m, b, th, gm, tm, r, rlo, rhi, gr, tr in table:
+              "| round ratios | best-step ratio | libgan RSS MiB | PyTorch RSS MiB |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for m, b, th, gm, tm, r, rlo, rhi, rb, gr, tr in table:
             print(f"| {m} | {b} | {th} | {gm:.1f} | {tm:.1f} | {r:.2f} | {rlo:.2f}–{rhi:.2f} "
-                  f"| {gr:.0f} | {tr:.0f} |")
+                  f"| {rb:.2f} | {gr:.0f} | {tr:.0f} |")
         print(f"\n{out.strip().splitlines()[0] if out else ''}")
         print("\n".join(l for l in out.splitlines() if l.strip().startswith("runtime")))
         print(tout.strip().splitlines()[0] if tout else "")
