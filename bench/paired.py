@@ -17,6 +17,14 @@ Each side's step evicts the other's data from the caches, so both run somewhat
 slower than alone: this is a check on `make bench`'s ratio, not a replacement.
 Use it at one thread: at two, PyTorch's OpenMP workers keep spinning for a
 while after each of its steps, on the cores libgan's next step wants.
+
+    /usr/bin/python3 bench/paired.py --lib /tmp/new/lib/libgan.so.0 \
+        --vs /tmp/old/lib/libgan.so.0 --pairs 100
+
+pairs two builds of libgan instead (an A/B of a change; no PyTorch), taking
+turns at going first.  A build against itself gave 1.000 and 1.007 over 100
+pairs here, so such a run resolves about 1 %, where whole processes timed
+apart resolve about 3 %.
 libgan is loaded with ctypes through its public API; PyTorch's step is
 ../shared/ref/train_step.py's GANStep (needs Debian's python3-torch), in
 `make bench`'s configuration (OpenBLAS at one thread, torch threads = T).
@@ -63,9 +71,40 @@ def libgan_trainer(lib, model, batch, threads, seed):
     return lambda: check(lib.gan_train_step(t, real, None), "gan_train_step")
 
 
+def pairs(first, second, n, warmup, take_turns=False):
+    """Step times (ms) of two step functions run one right after the other, n
+    pairs.  With take_turns, second goes first in every other pair."""
+    for _ in range(warmup):
+        first()
+        second()
+    a, b = [], []
+    for i in range(n):
+        order = (second, first) if take_turns and i % 2 else (first, second)
+        ms = {}
+        for step in order:
+            t0 = time.perf_counter()
+            step()
+            ms[step] = (time.perf_counter() - t0) * 1e3
+        a.append(ms[first])
+        b.append(ms[second])
+    return a, b
+
+
+def report(name_a, a, name_b, b):
+    r = [x / y for x, y in zip(a, b)]
+    print(f"{name_a + ' ms':<11}", " ".join(f"{x:.0f}" for x in a))
+    print(f"{name_b + ' ms':<11}", " ".join(f"{x:.0f}" for x in b))
+    print("ratio      ", " ".join(f"{x:.2f}" for x in r))
+    am, bm = statistics.median(a), statistics.median(b)
+    print(f"median {name_a} {am:.1f} ms, {name_b} {bm:.1f} ms: ratio of medians {am / bm:.3f}; "
+          f"median of the pairs' ratios {statistics.median(r):.3f} "
+          f"(pairs {min(r):.2f}-{max(r):.2f})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True, help="libgan.so.0 to load")
+    ap.add_argument("--vs", help="a second libgan.so.0: pair the two builds, not PyTorch")
     ap.add_argument("--model", default="dcgan28")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
@@ -73,38 +112,26 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     a = ap.parse_args()
 
+    libgan_step = libgan_trainer(C.CDLL(a.lib), a.model, a.batch, a.threads, 1)
+    print(f"{a.model} batch {a.batch}, {a.threads} thread(s), {a.pairs} pairs after "
+          f"{a.warmup} warm-up")
+    if a.vs:
+        # ctypes loads each library with RTLD_LOCAL: each build calls its own code
+        other_step = libgan_trainer(C.CDLL(a.vs), a.model, a.batch, a.threads, 1)
+        x, y = pairs(libgan_step, other_step, a.pairs, a.warmup, take_turns=True)
+        report("lib", x, "vs", y)
+        return
+
     sys.path.insert(0, REF_DIR)
     import torch
     import train_step
 
     train_step.set_threads(a.threads, 1)
-    libgan_step = libgan_trainer(C.CDLL(a.lib), a.model, a.batch, a.threads, 1)
     torch.manual_seed(0)
     gs = train_step.GANStep(a.model, a.batch, seed=0)
     treal = torch.rand(a.batch, *gs.shape) * 2 - 1
-
-    for _ in range(a.warmup):
-        libgan_step()
-        gs.step(treal)
-    g, t = [], []
-    for _ in range(a.pairs):
-        t0 = time.perf_counter()
-        libgan_step()
-        t1 = time.perf_counter()
-        gs.step(treal)
-        t2 = time.perf_counter()
-        g.append((t1 - t0) * 1e3)
-        t.append((t2 - t1) * 1e3)
-    r = [x / y for x, y in zip(g, t)]
-    print(f"{a.model} batch {a.batch}, {a.threads} thread(s), {a.pairs} pairs after "
-          f"{a.warmup} warm-up")
-    print("libgan ms  ", " ".join(f"{x:.0f}" for x in g))
-    print("PyTorch ms ", " ".join(f"{x:.0f}" for x in t))
-    print("ratio      ", " ".join(f"{x:.2f}" for x in r))
-    gm, tm = statistics.median(g), statistics.median(t)
-    print(f"median libgan {gm:.1f} ms, PyTorch {tm:.1f} ms: ratio of medians {gm / tm:.3f}; "
-          f"median of the pairs' ratios {statistics.median(r):.3f} "
-          f"(pairs {min(r):.2f}-{max(r):.2f})")
+    g, t = pairs(libgan_step, lambda: gs.step(treal), a.pairs, a.warmup)
+    report("libgan", g, "PyTorch", t)
 
 
 if __name__ == "__main__":
