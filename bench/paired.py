@@ -25,6 +25,7 @@ pairs two builds of libgan instead (an A/B of a change; no PyTorch), taking
 turns at going first.  A build against itself gave 1.000 and 1.007 over 100
 pairs here, so such a run resolves about 1 %, where whole processes timed
 apart resolve about 3 %.
+
 libgan is loaded with ctypes through its public API; PyTorch's step is
 ../shared/ref/train_step.py's GANStep (needs Debian's python3-torch), in
 `make bench`'s configuration (OpenBLAS at one thread, torch threads = T).
@@ -41,7 +42,9 @@ REF_DIR = os.path.join(HERE, "..", "..", "shared", "ref")
 
 
 def libgan_trainer(lib, model, batch, threads, seed):
-    """(step function, trainer) for a preset through libgan's C API."""
+    """A function that runs one gan_train_step of a preset's trainer, built
+    through libgan's C API on a fixed random batch; exits with libgan's
+    message on any error."""
     P = C.c_void_p
     lib.gan_last_error.restype = C.c_char_p
     lib.gan_trainer_discriminator.restype = P
