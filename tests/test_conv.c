@@ -5,6 +5,7 @@
  * error paths with exact statuses. */
 #include "gradcheck.h"
 #include "internal.h" /* describe lines; ops->backward with param_grads = false */
+#include "layers/im2col.h" /* gan_conv_geometry: is a layer split into bands? */
 #include "testutil.h"
 
 #include <math.h>
@@ -419,6 +420,44 @@ START_TEST(naive_reference_random)
     check_against_naive(l, &c, 77 + (uint64_t)_i, label);
     gan_layer_free(l);
     gan_rng_free(rng);
+}
+END_TEST
+
+/* Layers wide enough to be split into border bands (im2col.h), each kind,
+ * against naive_conv at one and three threads, on the fewest samples that
+ * split; then the same layer on one sample, which it lowers unsplit, and
+ * on the batch again.  Sums of 400-800 float products: rtol 1e-3. */
+START_TEST(split_bands_match_naive)
+{
+    static const int geom[][6] = { /* kh, kw, stride, pad, h, w */
+        {4, 4, 2, 1, 8, 8}, {3, 3, 1, 1, 5, 6}, {5, 3, 2, 2, 6, 5}, {3, 5, 3, 1, 7, 8},
+        {4, 2, 1, 2, 5, 6}, {2, 4, 2, 1, 5, 7},
+    };
+    const int *gm = geom[_i / 2];
+    conv_cfg c = {.transposed = _i % 2, .cin = 48, .cout = 48, .kh = gm[0], .kw = gm[1],
+                  .stride = gm[2], .pad = gm[3], .bias = _i % 3 != 0, .h = gm[4], .w = gm[5]};
+    c.out_pad = c.transposed && c.stride > 1 ? 1 : 0;
+    c.ho = c.transposed ? (c.h - 1) * c.stride - 2 * c.pad + c.kh + c.out_pad
+                        : (c.h + 2 * c.pad - c.kh) / c.stride + 1;
+    c.wo = c.transposed ? (c.w - 1) * c.stride - 2 * c.pad + c.kw + c.out_pad
+                        : (c.w + 2 * c.pad - c.kw) / c.stride + 1;
+    for (int threads = 1; threads <= 3; threads += 2) {
+        TU_OK(gan_set_num_threads(threads));
+        gan_layer *l = make_layer(&c);
+        TU_OK(gan_layer_attach(l, 3, (int64_t[]){c.cin, c.h, c.w}));
+        for (c.n = 1; c.n < 100 && gan_conv_geometry(l, c.n).nbands == 1; c.n++) continue;
+        char label[160];
+        snprintf(label, sizeof label, "split %s %dx%d k=%dx%d s=%d p=%d, %d samples, %d threads",
+                 c.transposed ? "convT" : "conv", c.h, c.w, c.kh, c.kw, c.stride, c.pad, c.n,
+                 threads);
+        ck_assert_msg(c.n > 1 && c.n < 100, "%s: never split", label);
+        check_against_naive_rtol(l, &c, 500 + (uint64_t)_i, label, 1e-3);
+        conv_cfg one = c;
+        one.n = 1;
+        check_against_naive_rtol(l, &one, 600 + (uint64_t)_i, label, 1e-3);
+        check_against_naive_rtol(l, &c, 700 + (uint64_t)_i, label, 1e-3);
+        gan_layer_free(l);
+    }
 }
 END_TEST
 
@@ -877,6 +916,7 @@ Suite *suite_conv(void)
     tcase_add_loop_test(tc, pytorch_parity, 0, N_REF_CASES);
     tcase_add_test(tc, batch_size_changes);
     tcase_add_loop_test(tc, naive_reference_random, 0, 16);
+    tcase_add_loop_test(tc, split_bands_match_naive, 0, 12);
     tcase_add_test(tc, convt_few_columns);
     tcase_add_test(tc, batch_of_one_splits_its_gemm);
     tcase_add_test(tc, reattach_resizes_scratch);

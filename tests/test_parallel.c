@@ -21,43 +21,41 @@
 
 /* ------------------------------------------------------------ im2col */
 
-/* Naive cols (C*kh*kw, N*Ho*Wo) of x (N, C, H, W). */
-static void naive_im2col(float *cols, const float *x, const gan_conv_geom *g, int64_t n)
+/* Where im2col.h puts tap (c, ki, kj) of window (n, oy, ox) in cols
+ * (K, N*P), or -1 if its kernel row is outside the image at oy's band. */
+static int64_t naive_at(const gan_conv_geom *g, int64_t n, int64_t c, int64_t ki, int64_t kj,
+                        int64_t i, int64_t oy, int64_t ox)
 {
-    const int64_t p = g->out_h * g->out_w, np = n * p;
-    for (int64_t c = 0; c < g->channels; c++)
-        for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++)
-                for (int64_t b = 0; b < n; b++)
-                    for (int64_t oy = 0; oy < g->out_h; oy++)
-                        for (int64_t ox = 0; ox < g->out_w; ox++) {
-                            int64_t iy = oy * g->stride - g->pad + ki;
-                            int64_t ix = ox * g->stride - g->pad + kj;
-                            bool in = iy >= 0 && iy < g->height && ix >= 0 && ix < g->width;
-                            cols[((c * g->kh + ki) * g->kw + kj) * np + b * p + oy * g->out_w + ox] =
-                                in ? x[((b * g->channels + c) * g->height + iy) * g->width + ix] : 0.0f;
-                        }
+    const int64_t np = n * g->out_h * g->out_w;
+    int b = 0;
+    while (g->band[b].oy1 <= oy) b++;
+    const gan_conv_band *bd = &g->band[b];
+    if (ki < bd->ki0 || ki >= bd->ki1) return -1;
+    const int64_t row = gan_conv_ki_major(g) ? (ki * g->channels + c) * g->kw + kj
+                                              : (c * g->kh + ki) * g->kw + kj;
+    const int64_t pb = (bd->oy1 - bd->oy0) * g->out_w;
+    return row * np + n * bd->oy0 * g->out_w + i * pb + (oy - bd->oy0) * g->out_w + ox;
 }
 
-/* Naive adjoint: x = bias + sum of the window values landing on each pixel. */
-static void naive_col2im(float *x, const float *cols, const float *bias, const gan_conv_geom *g,
-                         int64_t n)
+/* Naive cols of x (N, C, H, W) (entries im2col does not write are left
+ * alone); with add, the adjoint: x += the values of cols where they land. */
+static void naive_lowering(float *cols, float *x, const gan_conv_geom *g, int64_t n, bool add)
 {
-    const int64_t p = g->out_h * g->out_w, np = n * p, hw = g->height * g->width;
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t c = 0; c < g->channels; c++)
-            for (int64_t i = 0; i < hw; i++) x[(b * g->channels + c) * hw + i] = bias ? bias[c] : 0.0f;
     for (int64_t c = 0; c < g->channels; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++)
-                for (int64_t b = 0; b < n; b++)
+                for (int64_t i = 0; i < n; i++)
                     for (int64_t oy = 0; oy < g->out_h; oy++)
                         for (int64_t ox = 0; ox < g->out_w; ox++) {
-                            int64_t iy = oy * g->stride - g->pad + ki;
-                            int64_t ix = ox * g->stride - g->pad + kj;
-                            if (iy < 0 || iy >= g->height || ix < 0 || ix >= g->width) continue;
-                            x[((b * g->channels + c) * g->height + iy) * g->width + ix] +=
-                                cols[((c * g->kh + ki) * g->kw + kj) * np + b * p + oy * g->out_w + ox];
+                            const int64_t at = naive_at(g, n, c, ki, kj, i, oy, ox);
+                            if (at < 0) continue;
+                            const int64_t iy = oy * g->stride - g->pad + ki;
+                            const int64_t ix = ox * g->stride - g->pad + kj;
+                            const bool in = iy >= 0 && iy < g->height && ix >= 0 && ix < g->width;
+                            float *px =
+                                x + ((i * g->channels + c) * g->height + iy) * g->width + ix;
+                            if (add && in) *px += cols[at];
+                            else if (!add) cols[at] = in ? *px : 0.0f;
                         }
 }
 
@@ -88,12 +86,49 @@ static gan_conv_geom geometry_case(int i)
         g.height += g.stride - 1;
         g.width += g.stride - 1;
     }
+    gan_conv_plan_bands(&g, true);
     return g;
+}
+
+/* The bands tile the grid in order, each keeping exactly the kernel rows
+ * inside the image at each of its rows (a lone whole band may keep
+ * padding), and the groups hold each kernel row at exactly its bands. */
+static void check_bands(const gan_conv_geom *g, int i)
+{
+    ck_assert_int_ge(g->nbands, 1);
+    ck_assert_int_eq(g->band[0].oy0, 0);
+    ck_assert_int_eq(g->band[g->nbands - 1].oy1, g->out_h);
+    for (int b = 0; b < g->nbands; b++) {
+        const gan_conv_band *bd = &g->band[b];
+        ck_assert_int_lt(bd->oy0, bd->oy1);
+        if (b > 0) ck_assert_int_eq(bd->oy0, g->band[b - 1].oy1);
+        for (int64_t oy = bd->oy0; oy < bd->oy1; oy++)
+            for (int64_t ki = 0; ki < g->kh; ki++) {
+                const int64_t iy = oy * g->stride - g->pad + ki;
+                const bool inside = iy >= 0 && iy < g->height, kept = ki >= bd->ki0 && ki < bd->ki1;
+                ck_assert_msg(inside ? kept : !kept || g->nbands == 1,
+                              "geometry %d band %d: grid row %lld, kernel row %lld", i, b,
+                              (long long)oy, (long long)ki);
+            }
+    }
+    for (int64_t ki = 0; ki < g->kh; ki++) {
+        int in_groups = 0;
+        for (int r = 0; r < g->ngroups; r++) {
+            const gan_conv_krows *gr = &g->group[r];
+            if (ki < gr->ki0 || ki >= gr->ki1) continue;
+            in_groups++;
+            for (int b = 0; b < g->nbands; b++)
+                ck_assert_int_eq(b >= gr->b0 && b <= gr->b1,
+                                 ki >= g->band[b].ki0 && ki < g->band[b].ki1);
+        }
+        ck_assert_int_le(in_groups, 1);
+    }
 }
 
 START_TEST(im2col_col2im_match_naive)
 {
     const gan_conv_geom g = geometry_case(_i);
+    check_bands(&g, _i);
     const int64_t n = 1 + _i % 3, p = g.out_h * g.out_w;
     const int64_t xs = n * g.channels * g.height * g.width, cs = g.channels * g.kh * g.kw * n * p;
     float *x = malloc((size_t)xs * sizeof *x), *want_x = malloc((size_t)xs * sizeof *x);
@@ -102,18 +137,22 @@ START_TEST(im2col_col2im_match_naive)
     float bias[4] = {0.5f, -0.25f, 1.0f, 2.0f};
     uint64_t s = 7 + (uint64_t)_i;
     for (int64_t i = 0; i < xs; i++) x[i] = frand(&s);
-    for (int64_t i = 0; i < cs; i++) cols[i] = -99.0f;
+    for (int64_t i = 0; i < cs; i++) cols[i] = want_cols[i] = -99.0f;
 
     gan_im2col(cols, x, &g, n, work);
-    naive_im2col(want_cols, x, &g, n);
+    naive_lowering(want_cols, x, &g, n, false);
     ck_assert_msg(memcmp(cols, want_cols, (size_t)cs * sizeof *cols) == 0,
-                  "im2col differs, geometry %d: C=%lld %lldx%lld k=%lldx%lld s=%lld p=%lld", _i,
-                  (long long)g.channels, (long long)g.height, (long long)g.width, (long long)g.kh,
-                  (long long)g.kw, (long long)g.stride, (long long)g.pad);
+                  "im2col differs, geometry %d: C=%lld %lldx%lld k=%lldx%lld s=%lld p=%lld, "
+                  "%d bands",
+                  _i, (long long)g.channels, (long long)g.height, (long long)g.width,
+                  (long long)g.kh, (long long)g.kw, (long long)g.stride, (long long)g.pad,
+                  g.nbands);
 
     for (int64_t i = 0; i < cs; i++) cols[i] = frand(&s);
+    for (int64_t i = 0; i < xs; i++)
+        want_x[i] = _i % 4 ? bias[(i / (g.height * g.width)) % g.channels] : 0.0f;
     gan_col2im(x, cols, _i % 4 ? bias : NULL, &g, n, work);
-    naive_col2im(want_x, cols, _i % 4 ? bias : NULL, &g, n);
+    naive_lowering(cols, want_x, &g, n, true);
     tu_assert_close("col2im", x, want_x, xs, 1e-6);
     free(x);
     free(want_x);

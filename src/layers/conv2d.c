@@ -15,7 +15,10 @@
  *             cols             = W^T . dy_cn  (= dL/dcols)          one GEMM
  *             dx chunk         = col2im(cols)
  *             db (Cout)       += sum over N, P of dy
- * With m = 1 the swaps are identities and are skipped.
+ * With m = 1 the swaps are identities and are skipped.  "One GEMM" is one
+ * per kernel-row group when the layer splits its grid into border bands
+ * (im2col.h: padding taps skipped; W and dW then in kernel-row-major
+ * order, permuted by gan_conv_forward / gan_conv_backward).
  *
  * Fast path: when one window covers the whole unpadded input (Ho = Wo = 1,
  * as in a DCGAN discriminator's last layer), cols is just x transposed and
@@ -100,12 +103,12 @@ static void conv2d_forward_task(void *ctx, int t, int ntasks, int thread)
 {
     const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
     for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
-        const int64_t m = gan_conv_chunk_len(&tk, s), mp = m * tk.p;
+        const int64_t m = gan_conv_chunk_len(&tk, s);
         float *y = tk.out + s * tk.out_size;
         float *dst = m == 1 && tk.b == NULL ? y : tk.cn; /* one sample: already (Cout, P) */
         gan_im2col(tk.cols, tk.x + s * tk.in_size, &tk.g, m, tk.work);
-        gan_sgemm(false, false, tk.cout, mp, tk.k, 1.0f, tk.w, tk.k, tk.cols, mp, 0.0f, dst, mp);
-        if (dst != y) gan_cn_to_nchw(y, tk.cn, tk.b, m, tk.cout, tk.p);
+        gan_conv_gemm_grid(&tk.g, m, tk.cout, tk.w, tk.cols, dst);
+        if (dst != y) gan_cn_to_nchw(y, tk.cn, tk.b, &tk.g, m, tk.cout);
     }
 }
 
@@ -121,16 +124,14 @@ static void conv2d_backward_task(void *ctx, int t, int ntasks, int thread)
 {
     const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
     for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
-        const int64_t m = gan_conv_chunk_len(&tk, s), mp = m * tk.p;
-        const float *dyc = gan_conv_to_cn(tk.cn, tk.dy + s * tk.out_size, m, tk.cout, tk.p);
+        const int64_t m = gan_conv_chunk_len(&tk, s);
+        const float *dyc = gan_conv_to_cn(tk.cn, tk.dy + s * tk.out_size, &tk.g, m, tk.cout);
         if (tk.param_grads) {
-            /* task 0 adds to the gradient; the others start their partial */
-            const float beta = t == 0 || s > tk.lo ? 1.0f : 0.0f;
             gan_im2col(tk.cols, tk.x + s * tk.in_size, &tk.g, m, tk.work);
-            gan_sgemm(false, true, tk.cout, tk.k, mp, 1.0f, dyc, mp, tk.cols, mp, beta, tk.dw, tk.k);
+            gan_conv_gemm_dw(&tk.g, m, tk.cout, dyc, tk.cols, tk.dw);
         }
         if (tk.out != NULL) {
-            gan_sgemm(true, false, tk.k, mp, tk.cout, 1.0f, tk.w, tk.k, dyc, mp, 0.0f, tk.cols, mp);
+            gan_conv_gemm_cols(&tk.g, m, tk.cout, tk.w, dyc, tk.cols);
             gan_col2im(tk.out + s * tk.in_size, tk.cols, NULL, &tk.g, m, tk.work);
         }
     }

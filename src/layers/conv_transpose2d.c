@@ -20,7 +20,10 @@
  *             x_cn            = W . cols  (= dx_cn)                 one GEMM
  *             dx chunk        = x_cn with axes swapped
  *             db (Cout)      += sum over N, Hout, Wout of dy
- * With m = 1 the swaps are identities and are skipped.
+ * With m = 1 the swaps are identities and are skipped.  "One GEMM" is one
+ * per kernel-row group when the layer splits its grid into border bands
+ * (im2col.h: padding taps skipped; W and dW then in kernel-row-major
+ * order, permuted by gan_conv_forward / gan_conv_backward).
  *
  * Fast path: from a 1x1 input without padding or output padding (a DCGAN
  * generator's first layer), each sample's output (Cout, kh, kw) is exactly
@@ -115,12 +118,12 @@ static void convt_forward_task(void *ctx, int t, int ntasks, int thread)
     const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
     for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
         const int64_t m = gan_conv_chunk_len(&tk, s), mp = m * tk.p;
-        const float *xc = gan_conv_to_cn(tk.cn, tk.x + s * tk.in_size, m, tk.cin, tk.p);
-        if (mp <= GAN_CONVT_FEW_COLUMNS) {
+        const float *xc = gan_conv_to_cn(tk.cn, tk.x + s * tk.in_size, &tk.g, m, tk.cin);
+        if (mp <= GAN_CONVT_FEW_COLUMNS) { /* all of cols, padding taps too */
             gan_sgemm(true, false, mp, tk.k, tk.cin, 1.0f, xc, mp, tk.w, tk.k, 0.0f, tk.spare, tk.k);
             gan_transpose(tk.cols, tk.spare, mp, tk.k);
         } else {
-            gan_sgemm(true, false, tk.k, mp, tk.cin, 1.0f, tk.w, tk.k, xc, mp, 0.0f, tk.cols, mp);
+            gan_conv_gemm_cols(&tk.g, m, tk.cin, tk.w, xc, tk.cols);
         }
         gan_col2im(tk.out + s * tk.out_size, tk.cols, tk.b, &tk.g, m, tk.work);
     }
@@ -138,19 +141,17 @@ static void convt_backward_task(void *ctx, int t, int ntasks, int thread)
 {
     const gan_conv_task tk = gan_conv_task_begin(ctx, t, ntasks, thread);
     for (int64_t s = tk.lo; s < tk.hi; s += tk.chunk) {
-        const int64_t m = gan_conv_chunk_len(&tk, s), mp = m * tk.p;
+        const int64_t m = gan_conv_chunk_len(&tk, s);
         gan_im2col(tk.cols, tk.dy + s * tk.out_size, &tk.g, m, tk.work);
         if (tk.param_grads) {
-            const float *xc = gan_conv_to_cn(tk.cn, tk.x + s * tk.in_size, m, tk.cin, tk.p);
-            /* task 0 adds to the gradient; the others start their partial */
-            const float beta = t == 0 || s > tk.lo ? 1.0f : 0.0f;
-            gan_sgemm(false, true, tk.cin, tk.k, mp, 1.0f, xc, mp, tk.cols, mp, beta, tk.dw, tk.k);
+            const float *xc = gan_conv_to_cn(tk.cn, tk.x + s * tk.in_size, &tk.g, m, tk.cin);
+            gan_conv_gemm_dw(&tk.g, m, tk.cin, xc, tk.cols, tk.dw);
         }
         if (tk.out != NULL) {
             float *dx = tk.out + s * tk.in_size;
             float *dst = m == 1 ? dx : tk.cn; /* one sample: already (Cin, P) */
-            gan_sgemm(false, false, tk.cin, mp, tk.k, 1.0f, tk.w, tk.k, tk.cols, mp, 0.0f, dst, mp);
-            if (dst != dx) gan_cn_to_nchw(dx, tk.cn, NULL, m, tk.cin, tk.p);
+            gan_conv_gemm_grid(&tk.g, m, tk.cin, tk.w, tk.cols, dst);
+            if (dst != dx) gan_cn_to_nchw(dx, tk.cn, NULL, &tk.g, m, tk.cin);
         }
     }
 }
