@@ -170,14 +170,13 @@ void gan_conv_plan_bands(gan_conv_geom *g, bool split)
             last->oy1 = oy + 1;
             continue;
         }
-        if (ki0 >= ki1 || g->nbands == GAN_CONV_MAX_BANDS) { /* one whole band */
-            g->nbands = 1;
-            g->band[0] = (gan_conv_band){0, g->out_h, 0, g->kh};
+        if (ki0 >= ki1 || g->nbands == GAN_CONV_MAX_BANDS) { /* no bands after all */
+            g->nbands = 0;
             break;
         }
         g->band[g->nbands++] = (gan_conv_band){oy, oy + 1, ki0, ki1};
     }
-    if (g->nbands == 0) { /* not split */
+    if (g->nbands == 0) { /* one whole band over the padded image */
         g->nbands = 1;
         g->band[0] = (gan_conv_band){0, g->out_h, 0, g->kh};
     }
